@@ -1,0 +1,227 @@
+"""The ``churn-platform`` command: simulate a company, materialize the pipeline, open the UIs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from churn_platform.lib.environment import prepare_dagster_home, quiet_telemetry
+from churn_platform.settings import PROJECT_ROOT, Settings, get_settings
+
+app = typer.Typer(
+    help="Churn Platform: predict who will leave, explain why, decide who to save and how, and measure it.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+@app.command()
+def simulate(
+    customers: Annotated[int, typer.Option(help="Accounts over the whole window.")] = 3000,
+    start: Annotated[
+        str, typer.Option(help="First month, YYYY-MM-DD (a first of the month).")
+    ] = "2025-01-01",
+    months: Annotated[int, typer.Option(help="Months to simulate.")] = 12,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: same arguments and seed give identical files.")
+    ] = 42,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Root folder: landing files go to OUT/landing, ground truth to OUT/ground_truth."),
+    ] = None,
+    file_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    advance_months: Annotated[
+        int | None, typer.Option(help="Continue the company already simulated in OUT by this many months.")
+    ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(help="Send ledger (Parquet/CSV) whose customers respond to their treatment."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Delete an existing simulation in OUT first.")] = False,
+) -> None:
+    """Simulate a subscription company: landing files in the data contract, plus the ground truth."""
+    from pydantic import ValidationError
+
+    from churn_platform.simulate.config import SimulationConfig
+    from churn_platform.simulate.engine import simulate as run_simulation
+
+    settings = get_settings()
+    landing = out / "landing" if out else settings.landing
+    truth = out / "ground_truth" if out else settings.ground_truth
+    default_ledger = settings.data_dir / "exports" / "send_ledger.parquet"
+    if force and advance_months is None:
+        for path in (landing, truth):
+            shutil.rmtree(path, ignore_errors=True)
+    try:
+        config = SimulationConfig(
+            customers=customers,
+            start=dt.date.fromisoformat(start),
+            months=months,
+            seed=seed,
+            landing=landing,
+            ground_truth=truth,
+            file_format=file_format,
+            ledger=ledger or (default_ledger if default_ledger.exists() else None),
+        )
+    except (ValidationError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+    n_months = advance_months if advance_months is not None else months
+    started = time.perf_counter()
+    with Progress(
+        TextColumn("[bold]simulating[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task("months", total=n_months)
+
+        def tick(done: int, total: int, result: object) -> None:
+            progress.update(task, completed=done, description=f"batch {getattr(result, 'batch_date', '')}")
+
+        try:
+            summary = run_simulation(config, advance_months=advance_months, progress=tick)
+        except (FileExistsError, FileNotFoundError, ValueError) as exc:
+            raise _fail(str(exc)) from exc
+    table = Table(title=f"Simulated company ({time.perf_counter() - started:.1f} s)")
+    table.add_column("source")
+    table.add_column("rows", justify="right")
+    for name, rows in sorted(summary.rows.items()):
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    auc = f"{summary.oracle_auc:.3f}" if summary.oracle_auc is not None else "n/a"
+    console.print(
+        f"customers {summary.customers_total:,} | monthly churn {summary.churn_rate:.1%} | oracle ROC-AUC {auc}\n"
+        f"landing: {summary.landing}\nground truth (never read by the pipeline): {summary.ground_truth}"
+    )
+
+
+@app.command()
+def contract(
+    write: Annotated[bool, typer.Option(help="Write docs/data-contract.md instead of printing.")] = False,
+) -> None:
+    """Print (or write) the landing data contract as Markdown."""
+    from churn_platform.contract import render_markdown
+
+    text = render_markdown()
+    if write:
+        path = PROJECT_ROOT / "docs" / "data-contract.md"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        console.print(f"wrote {path}")
+    else:
+        print(text)
+
+
+def _environment(settings: Settings) -> None:
+    quiet_telemetry()
+    prepare_dagster_home(settings.dagster)
+
+
+@app.command()
+def materialize(
+    select: Annotated[
+        str | None, typer.Option(help="Dagster asset selection, e.g. 'group:ingest' or 'landing_files+'.")
+    ] = None,
+) -> None:
+    """Materialize every asset (or a selection) in this process, recorded in the Dagster instance."""
+    settings = get_settings()
+    _environment(settings)
+    import dagster as dg
+
+    from churn_platform.definitions import defs as lazy_defs
+
+    defs = lazy_defs()
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_implicit_global_asset_job_def()
+    selection = (
+        dg.AssetSelection.from_coercible(select).resolve(defs.resolve_asset_graph()) if select else None
+    )
+    started = time.perf_counter()
+    console.print(
+        f"[bold]materializing[/] {select if select else 'all assets'} (Dagster home {settings.dagster})"
+    )
+    with console.status("running…"):
+        result = job.execute_in_process(
+            instance=instance, asset_selection=list(selection) if selection else None, raise_on_error=False
+        )
+    table = Table(title=f"Materialization ({time.perf_counter() - started:.1f} s)")
+    table.add_column("asset")
+    table.add_column("status")
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key.to_user_string() if event.asset_key else "?"
+        table.add_row(key, "[green]materialized[/]")
+    for event in result.all_events:
+        if event.is_step_failure:
+            table.add_row(event.step_key or "?", f"[red]failed[/]: {event.event_specific_data.error.message}")  # type: ignore[union-attr]
+    console.print(table)
+    if not result.success:
+        raise _fail(f"the run failed: see the table above and run {result.run_id} in the Dagster UI")
+
+
+@app.command()
+def ui(
+    host: Annotated[str, typer.Option(help="Interface to bind; localhost by default.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Dagster UI port.")] = 3000,
+) -> None:
+    """Start the Dagster UI (and the daemon for sensors and schedules) and print its address."""
+    settings = get_settings()
+    _environment(settings)
+    dagster = Path(sys.executable).with_name("dagster")
+    cmd = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
+    console.print(f"[bold green]Dagster UI:[/] http://{host}:{port}  (Ctrl-C to stop)")
+    os.chdir(PROJECT_ROOT)
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Dagster UI port.")] = 3000,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Stop after materializing.")] = False,
+) -> None:
+    """The whole platform on its embedded defaults: simulate a demo company, materialize, open the UI."""
+    settings = get_settings()
+    summary_file = settings.ground_truth / "summary.json"
+    if summary_file.exists():
+        console.print(f"demo company already simulated in {settings.data_dir} (delete it to start over)")
+    else:
+        simulate(
+            customers=settings.demo_customers,
+            start=settings.demo_start,
+            months=settings.demo_months,
+            seed=settings.seed,
+            out=None,
+            file_format="parquet",
+            advance_months=None,
+            ledger=None,
+            force=False,
+        )
+    materialize(select=None)
+    if not no_ui:
+        ui(host=host, port=port)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Dagster definitions, one folder a domain; loaded by ``load_from_defs_folder``."""

@@ -1,0 +1,48 @@
+"""Resources shared by every domain, built from the platform settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from churn_platform.settings import get_settings
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse. Connections are held for one step only: DuckDB has a single writer process."""
+
+    path: str
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(self.path, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing folder a company delivers its files into."""
+
+    path: str
+
+    @property
+    def root(self) -> Path:
+        return Path(self.path)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    settings = get_settings()
+    return dg.Definitions(
+        resources={
+            "warehouse": WarehouseResource(path=str(settings.warehouse)),
+            "landing": LandingResource(path=str(settings.landing)),
+        }
+    )

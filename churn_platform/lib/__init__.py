@@ -1,0 +1,1 @@
+"""Reusable pieces that declare no Dagster definitions."""

@@ -1,0 +1,78 @@
+"""Typed platform settings: every location and switch, from ``CHURN_*`` environment variables.
+
+The defaults give the embedded, single-laptop deployment: everything under ``data/`` in the project folder.
+Swapping to company scale means setting these, not changing code.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where the platform keeps its state and how it reaches the outside world."""
+
+    model_config = SettingsConfigDict(env_prefix="CHURN_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default=PROJECT_ROOT / "data", description="Root of all embedded state.")
+    landing_dir: Path | None = Field(default=None, description="Landing folder; default data_dir/landing.")
+    ground_truth_dir: Path | None = Field(
+        default=None,
+        description="Simulator ground truth, never read by the pipeline; default data_dir/ground_truth.",
+    )
+    warehouse_path: Path | None = Field(
+        default=None, description="DuckDB file; default data_dir/warehouse.duckdb."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; default a SQLite store in data_dir/mlflow."
+    )
+    dagster_home: Path | None = Field(default=None, description="DAGSTER_HOME; default data_dir/dagster.")
+    outbox_dir: Path | None = Field(default=None, description="Local email outbox; default data_dir/outbox.")
+    sendgrid_api_key: SecretStr | None = Field(default=None, description="Send real email when set.")
+    sendgrid_host: str = "https://api.sendgrid.com"
+
+    demo_customers: int = Field(default=3000, ge=10, description="Size of the demo company.")
+    demo_months: int = Field(default=12, ge=2, le=120)
+    demo_start: str = "2025-01-01"
+    seed: int = 42
+
+    @cached_property
+    def landing(self) -> Path:
+        return self.landing_dir or self.data_dir / "landing"
+
+    @cached_property
+    def ground_truth(self) -> Path:
+        return self.ground_truth_dir or self.data_dir / "ground_truth"
+
+    @cached_property
+    def warehouse(self) -> Path:
+        return self.warehouse_path or self.data_dir / "warehouse.duckdb"
+
+    @cached_property
+    def mlflow_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.data_dir / 'mlflow' / 'mlflow.db'}"
+
+    @cached_property
+    def mlflow_artifacts(self) -> Path:
+        return self.data_dir / "mlflow" / "artifacts"
+
+    @cached_property
+    def dagster(self) -> Path:
+        return self.dagster_home or self.data_dir / "dagster"
+
+    @cached_property
+    def outbox(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+
+def get_settings() -> Settings:
+    """Read settings fresh from the environment (tests change it between cases)."""
+    return Settings()

@@ -1,0 +1,66 @@
+"""The README's run command, on a tiny company: simulate, materialize, and the Dagster UI answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from churn_platform.settings import PROJECT_ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CHURN_DATA_DIR": str(tmp_path / "data"),
+        "CHURN_DEMO_CUSTOMERS": "300",
+        "CHURN_DEMO_MONTHS": "3",
+    }
+    log = tmp_path / "run.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["bash", str(PROJECT_ROOT / "scripts" / "run.sh"), "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        answered = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2) as resp:
+                    answered = resp.status == 200
+                    break
+            except OSError:
+                time.sleep(1)
+        text = log.read_text()
+        assert answered, f"the Dagster UI never answered; output:\n{text[-4000:]}"
+        assert f"http://127.0.0.1:{port}" in text
+        assert "landing_files" in text
+        assert "materialized" in text
+        assert (tmp_path / "data" / "landing" / "accounts").is_dir()
+        assert (tmp_path / "data" / "ground_truth" / "summary.json").is_file()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

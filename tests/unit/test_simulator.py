@@ -1,0 +1,286 @@
+"""The simulator writes the data contract, deterministically, and its churn really follows behaviour."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from pydantic import ValidationError
+
+from churn_platform.contract import SOURCES
+from churn_platform.lib.landing import discover
+from churn_platform.simulate.config import SimulationConfig
+from churn_platform.simulate.engine import SimulationSummary, simulate
+from tests.conftest import make_company
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_every_landing_file_conforms_to_the_contract(company: SimulationSummary) -> None:
+    files = discover(company.landing)
+    assert {f.source for f in files} == set(SOURCES)
+    assert len({f.batch_date for f in files}) == 8
+    known: set[str] = set()
+    for f in sorted(files, key=lambda f: (f.batch_date, f.source != "accounts")):
+        source = SOURCES[f.source]
+        table = pq.read_table(f.path)
+        assert table.schema.equals(source.arrow_schema()), f.path
+        df = table.to_pandas()
+        assert df[source.primary_key].is_unique, f"duplicate keys in {f.path}"
+        for col in source.columns:
+            values = df[col.name]
+            if not col.nullable:
+                assert values.notna().all(), f"{f.path}:{col.name} has nulls"
+            present = values.dropna()
+            if col.allowed:
+                assert set(present.unique()) <= set(col.allowed), f"{f.path}:{col.name}"
+            if col.minimum is not None:
+                assert (present >= col.minimum).all(), f"{f.path}:{col.name}"
+            if col.maximum is not None:
+                assert (present <= col.maximum).all(), f"{f.path}:{col.name}"
+            if col.not_future:
+                assert (pd.to_datetime(present) <= pd.Timestamp(f.batch_date)).all(), f"{f.path}:{col.name}"
+        if f.source == "accounts":
+            known |= set(df["customer_id"])
+        else:
+            assert set(df["customer_id"]) <= known, f"unknown customers in {f.path}"
+
+
+def test_same_arguments_give_identical_files_and_another_seed_differs(tmp_path: Path) -> None:
+    make_company(tmp_path / "a", customers=400, months=3, seed=11)
+    make_company(tmp_path / "b", customers=400, months=3, seed=11)
+    make_company(tmp_path / "c", customers=400, months=3, seed=12)
+    a, b, c = (_digest(tmp_path / x) for x in "abc")
+    assert a == b
+    assert len(a) > 20
+    assert a != c
+
+
+def test_ground_truth_never_reaches_the_landing_folder(company: SimulationSummary) -> None:
+    truth_columns = set(pq.read_schema(company.ground_truth / "customers.parquet").names)
+    truth_columns |= set(pq.read_schema(next((company.ground_truth / "monthly").glob("*.parquet"))).names)
+    truth_only = truth_columns - {"customer_id", "snapshot_date", "churn_date"}
+    assert {"true_churn_prob", "effect_discount", "archetype"} <= truth_only
+    contract_files = {f.path for f in discover(company.landing)}
+    every_file = {p for p in company.landing.rglob("*") if p.is_file()}
+    assert every_file == contract_files, "only contract files may be delivered"
+    for path in every_file:
+        assert not truth_only & set(pq.read_schema(path).names), path
+    assert not company.ground_truth.is_relative_to(company.landing)
+
+
+def test_oracle_auc_is_learnable_but_not_trivial(company: SimulationSummary) -> None:
+    assert company.oracle_auc is not None
+    assert 0.75 <= company.oracle_auc <= 0.92
+    assert 0.02 <= company.churn_rate <= 0.07
+
+
+def _indicators(company: SimulationSummary) -> pd.DataFrame:
+    """Per customer and snapshot, the documented churn indicators as the landing data shows them."""
+    land = company.landing
+    truth = company.ground_truth / "monthly"
+    sql = f"""
+    with truth as (
+        select customer_id, snapshot_date::timestamp as s, churned
+        from read_parquet('{truth}/*.parquet') where snapshot_date >= date '2025-04-01'
+    ),
+    ev as (select * from read_parquet('{land}/usage_events/*/*.parquet')),
+    usage as (
+        select t.customer_id, t.s,
+            count(*) filter (where e.event_ts >= t.s - interval 30 day) as e1,
+            count(*) filter (where e.event_ts < t.s - interval 30 day) as e2,
+            count(*) filter (where e.event_type = 'login' and e.event_ts >= t.s - interval 30 day) as l1,
+            count(*) filter (where e.event_type = 'login' and e.event_ts < t.s - interval 30 day) as l2,
+            max(e.event_ts) filter (where e.event_type = 'login') as last_login
+        from truth t left join ev e
+          on e.customer_id = t.customer_id and e.event_ts < t.s and e.event_ts >= t.s - interval 60 day
+        group by all
+    ),
+    tk as (
+        select * from read_parquet('{land}/support_tickets/*/*.parquet')
+        qualify row_number() over (partition by ticket_id order by updated_at desc) = 1
+    ),
+    tickets as (
+        select t.customer_id, t.s,
+            count(k.ticket_id) filter (where k.resolved_at is null or k.resolved_at >= t.s) as unresolved,
+            count(k.ticket_id) filter (where k.escalated and k.opened_at >= t.s - interval 30 day) as escalated
+        from truth t left join tk k on k.customer_id = t.customer_id and k.opened_at < t.s
+        group by all
+    ),
+    inv as (
+        select * from read_parquet('{land}/invoices/*/*.parquet')
+        qualify row_number() over (partition by invoice_id order by updated_at desc) = 1
+    ),
+    pay as (
+        select t.customer_id, t.s,
+            count(i.invoice_id) filter (where i.status = 'failed' and i.due_date >= t.s - interval 45 day) as failed,
+            count(i.invoice_id) filter (where i.paid_date > i.due_date and i.paid_date >= t.s - interval 90 day) as late
+        from truth t left join inv i on i.customer_id = t.customer_id and i.due_date < t.s
+        group by all
+    ),
+    nps as (
+        select t.customer_id, t.s, arg_max(n.score, n.responded_at) as nps
+        from truth t join read_parquet('{land}/nps_responses/*/*.parquet') n
+          on n.customer_id = t.customer_id and n.responded_at < t.s
+        group by all
+    ),
+    acc as (
+        select * from read_parquet('{land}/accounts/*/*.parquet')
+        qualify row_number() over (partition by customer_id order by updated_at desc) = 1
+    ),
+    subs as (
+        select * from read_parquet('{land}/subscriptions/*/*.parquet')
+        qualify row_number() over (partition by subscription_id order by updated_at desc) = 1
+    ),
+    downgrades as (
+        select t.customer_id, t.s, count(*) as downgrades
+        from truth t join subs d on d.customer_id = t.customer_id and d.change_type = 'downgrade'
+          and d.start_date < t.s and d.start_date >= t.s - interval 90 day
+        group by all
+    )
+    select t.*, u.e1, u.e2, u.l1, u.l2,
+        date_diff('day', coalesce(u.last_login, t.s - interval 60 day), t.s) as days_since_login,
+        k.unresolved, k.escalated, p.failed, p.late, n.nps, coalesce(d.downgrades, 0) as downgrades,
+        a.onboarding_completed_at is null or a.onboarding_completed_at >= t.s as onboarding_incomplete,
+        date_diff('day', a.signup_date, t.s) as tenure_days, a.segment, a.plan
+    from truth t
+    join usage u using (customer_id, s)
+    join tickets k using (customer_id, s)
+    join pay p using (customer_id, s)
+    join acc a using (customer_id)
+    left join nps n using (customer_id, s)
+    left join downgrades d using (customer_id, s)
+    """
+    return duckdb.sql(sql).df()
+
+
+def test_each_documented_indicator_moves_churn(company: SimulationSummary) -> None:
+    df = _indicators(company)
+    churn = df["churned"].astype(bool)
+    flags = {
+        "usage down 30%+ over 30 days": df["e1"] < 0.7 * df["e2"],
+        "logins falling": df["l1"] < df["l2"],
+        "no login for 14+ days": df["days_since_login"] >= 14,
+        "unresolved ticket": df["unresolved"] > 0,
+        "escalated ticket": df["escalated"] > 0,
+        "failed payment, not recovered": df["failed"] > 0,
+        "late payment": df["late"] > 0,
+        "NPS detractor (<= 6)": df["nps"].fillna(99) <= 6,
+        "onboarding incomplete": df["onboarding_incomplete"].astype(bool),
+        "short tenure (< 90 days)": df["tenure_days"] < 90,
+        "recent downgrade": df["downgrades"] > 0,
+        "basic plan": df["plan"] == "basic",
+        "smb segment": df["segment"] == "smb",
+    }
+    report = []
+    for name, flag in flags.items():
+        flag = flag.astype(bool)
+        in_churners, in_stayers = flag[churn].mean(), flag[~churn].mean()
+        report.append((name, in_churners, in_stayers))
+    weak = [r for r in report if not r[1] > r[2] * 1.1]
+    assert not weak, f"indicators that do not separate churners from stayers: {weak}\nall: {report}"
+
+
+def test_continuing_the_company_adds_batches_and_treated_customers_respond(tmp_path: Path) -> None:
+    summary = make_company(tmp_path, customers=1500, months=3, seed=5)
+    # the platform's send ledger: treat every second at-risk customer of the next month with a discount
+    state_next = dt.date(2025, 4, 1)
+    accounts = duckdb.sql(
+        f"select distinct customer_id from read_parquet('{summary.landing}/accounts/*/*.parquet')"
+    )
+    ids = sorted(r[0] for r in accounts.fetchall())[::2]
+    ledger = tmp_path / "ledger.csv"
+    pacsv.write_csv(
+        pa.table(
+            {
+                "customer_id": ids,
+                "intervention": ["discount"] * len(ids),
+                "snapshot_date": pa.array([state_next] * len(ids), pa.date32()),
+            }
+        ),
+        ledger,
+    )
+    config = SimulationConfig(
+        customers=1500,
+        start=dt.date(2025, 1, 1),
+        months=3,
+        seed=5,
+        landing=summary.landing,
+        ground_truth=summary.ground_truth,
+        ledger=ledger,
+    )
+    more = simulate(config, advance_months=2)
+    assert [m.batch_date for m in more.months] == ["2025-05-01", "2025-06-01"]
+    assert {f.batch_date for f in discover(summary.landing)} >= {dt.date(2025, 5, 1), dt.date(2025, 6, 1)}
+    truth = pd.read_parquet(summary.ground_truth / "monthly" / "2025-04-01.parquet")
+    effects = pd.read_parquet(summary.ground_truth / "customers.parquet").set_index("customer_id")
+    treated = truth[truth["intervention"] == "discount"]
+    assert len(treated) > 300
+    assert set(treated["customer_id"]) <= set(ids)
+    expected = np.clip(
+        treated["untreated_churn_prob"].to_numpy()
+        * (1 - effects.loc[treated["customer_id"], "effect_discount"].to_numpy()),
+        0,
+        0.999,
+    )
+    np.testing.assert_allclose(treated["true_churn_prob"], expected, atol=2e-6)
+    untreated = truth[truth["intervention"].isna()]
+    np.testing.assert_array_equal(untreated["true_churn_prob"], untreated["untreated_churn_prob"])
+    # ids stay unique across the continuation
+    events = duckdb.sql(
+        f"select count(*), count(distinct event_id) from read_parquet('{summary.landing}/usage_events/*/*.parquet')"
+    )
+    total, distinct = events.fetchall()[0]
+    assert total == distinct
+
+
+def test_effects_are_heterogeneous(company: SimulationSummary) -> None:
+    effects = pd.read_parquet(company.ground_truth / "customers.parquet")
+    cols = [c for c in effects if c.startswith("effect_")]
+    assert len(cols) == 4
+    best = effects[cols].max(axis=1)
+    assert (best > 0.2).mean() > 0.25, "some customers are persuadable"
+    assert (effects[cols].abs().max(axis=1) < 0.1).mean() > 0.3, "many are moved by nothing"
+    assert (effects[cols].max(axis=1) < 0).mean() > 0.03, "a few are put off by any contact"
+    assert effects[cols].idxmax(axis=1).nunique() == 4, "different offers suit different customers"
+
+
+def test_csv_delivery_matches_the_contract(tmp_path: Path) -> None:
+    summary = make_company(tmp_path, customers=200, months=2, file_format="csv")
+    files = discover(summary.landing)
+    assert files
+    assert all(f.file_format == "csv" for f in files)
+    for f in files:
+        source = SOURCES[f.source]
+        table = pacsv.read_csv(
+            f.path,
+            convert_options=pacsv.ConvertOptions(column_types={c.name: c.arrow_type for c in source.columns}),
+        )
+        assert table.column_names == source.column_names
+
+
+def test_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="first day of a month"):
+        SimulationConfig(start=dt.date(2025, 1, 15), landing=tmp_path / "l", ground_truth=tmp_path / "g")
+    with pytest.raises(ValidationError, match="extra"):
+        SimulationConfig(landing=tmp_path, ground_truth=tmp_path, colour="blue")  # type: ignore[call-arg]
+    config = SimulationConfig(customers=50, months=1, landing=tmp_path / "l", ground_truth=tmp_path / "g")
+    with pytest.raises(FileNotFoundError, match="no simulation to continue"):
+        simulate(config, advance_months=1)
+    simulate(config)
+    with pytest.raises(FileExistsError, match="not empty"):
+        simulate(config)
