@@ -130,6 +130,15 @@ def contract(
         print(text)
 
 
+@app.command()
+def expectations() -> None:
+    """Regenerate the contract's baseline Great Expectations suites in expectations/."""
+    from churn_platform.lib.quality import write_suites
+
+    for path in write_suites():
+        console.print(f"wrote {path}")
+
+
 def _environment(settings: Settings) -> None:
     quiet_telemetry()
     prepare_dagster_home(settings.dagster)

@@ -17,6 +17,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str
 
+    @property
+    def path_obj(self) -> Path:
+        return Path(self.path)
+
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -41,8 +45,10 @@ class LandingResource(dg.ConfigurableResource):
 def resources() -> dg.Definitions:
     settings = get_settings()
     return dg.Definitions(
+        # one step at a time in one process: DuckDB has a single writer, and runs queue behind each other
+        executor=dg.in_process_executor,
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse)),
             "landing": LandingResource(path=str(settings.landing)),
-        }
+        },
     )

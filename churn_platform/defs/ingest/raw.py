@@ -1,0 +1,109 @@
+"""Raw tables: one asset per contract source, loaded from the landing folder behind a blocking quality gate."""
+
+import dagster as dg
+
+from churn_platform.contract import SOURCES
+from churn_platform.defs.ingest.landing import landing_files
+from churn_platform.defs.resources import LandingResource, WarehouseResource
+from churn_platform.lib.ingest import INGEST_ORDER, SourceReport, ingest_source
+from churn_platform.lib.quality import SuiteRunner
+
+
+class IngestConfig(dg.Config):
+    """How much bad data a delivery may carry before downstream models stop trusting it."""
+
+    max_quarantine_share: float = 0.05
+
+
+def _report_metadata(report: SourceReport) -> dict[str, dg.MetadataValue]:
+    loaded = [f for f in report.files if f.status == "loaded"]
+    rules = report.rule_counts()
+    rule_md = "| rule | rows |\n|---|---|\n" + "\n".join(f"| {r} | {n} |" for r, n in sorted(rules.items()))
+    files_md = (
+        "| file | status | rows | loaded | quarantined | note |\n|---|---|---|---|---|---|\n"
+        + "\n".join(
+            f"| {f.path} | {f.status} | {f.rows} | {f.loaded} | {f.quarantined} | {f.reason[:120]} |"
+            for f in report.files
+            if f.status != "skipped"
+        )
+    )
+    return {
+        "files_loaded": dg.MetadataValue.int(len(loaded)),
+        "files_skipped": dg.MetadataValue.int(sum(f.status == "skipped" for f in report.files)),
+        "files_rejected": dg.MetadataValue.int(len(report.rejected)),
+        "rows_loaded": dg.MetadataValue.int(report.loaded_rows),
+        "rows_quarantined": dg.MetadataValue.int(report.quarantined_rows),
+        "rows_released_from_quarantine": dg.MetadataValue.int(report.released),
+        "files": dg.MetadataValue.md(files_md),
+        "broken_rules": dg.MetadataValue.md(rule_md if rules else "none"),
+    }
+
+
+def build_raw_asset(source: str) -> dg.AssetsDefinition:
+    """An ingestion asset for one source; everything but accounts waits for accounts (ids are checked)."""
+    key = dg.AssetKey(["raw", source])
+    deps: list[dg.AssetKey] = [landing_files.key]
+    if source != "accounts":
+        deps.append(dg.AssetKey(["raw", "accounts"]))
+
+    @dg.asset(
+        key=key,
+        deps=deps,
+        group_name="ingest",
+        kinds={"duckdb"},
+        description=f"{SOURCES[source].description} Loaded exactly once per file, bad rows quarantined.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "quality_gate",
+                asset=key,
+                blocking=True,
+                description=f"Great Expectations suite expectations/raw_{source}.json, known customers, and "
+                "the share of quarantined rows in this run within the limit.",
+            )
+        ],
+    )
+    def _raw(
+        context: dg.AssetExecutionContext,
+        config: IngestConfig,
+        warehouse: WarehouseResource,
+        landing: LandingResource,
+    ) -> dg.MaterializeResult:
+        def log(result: object) -> None:
+            context.log.info(f"{source}: {result}")
+
+        report = ingest_source(warehouse.path_obj, landing.root, source, SuiteRunner(), progress=log)
+        metadata = _report_metadata(report)
+        if report.rejected:
+            reasons = "\n".join(f"- {f.reason}" for f in report.rejected)
+            raise dg.Failure(
+                description=f"{len(report.rejected)} {source} file(s) rejected; nothing of them was loaded, "
+                f"everything else was:\n{reasons}\nFix and re-deliver the file(s), then re-run.",
+                metadata=metadata,
+            )
+        seen = report.rows_seen
+        share = report.quarantined_rows / seen if seen else 0.0
+        with warehouse.connect(read_only=True) as con:
+            total = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
+        metadata["dagster/row_count"] = dg.MetadataValue.int(int(total))
+        return dg.MaterializeResult(
+            metadata=metadata,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="quality_gate",
+                    passed=share <= config.max_quarantine_share,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={
+                        "quarantined_share": dg.MetadataValue.float(round(share, 6)),
+                        "max_quarantine_share": dg.MetadataValue.float(config.max_quarantine_share),
+                        "rows_checked": dg.MetadataValue.int(seen),
+                        "broken_rules": metadata["broken_rules"],
+                    },
+                    description="quarantined rows are in raw._quarantine with the rule each broke",
+                )
+            ],
+        )
+
+    return _raw
+
+
+raw_assets = [build_raw_asset(source) for source in INGEST_ORDER]

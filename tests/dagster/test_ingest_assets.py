@@ -1,0 +1,108 @@
+"""Ingestion assets materialize against a temporary warehouse; the gate blocks; the sensor notices files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from churn_platform.defs.ingest.landing import landing_files
+from churn_platform.defs.ingest.raw import raw_assets
+from churn_platform.defs.ingest.sensors import landing_sensor
+from churn_platform.defs.resources import LandingResource, WarehouseResource
+from tests.conftest import make_company
+
+
+@pytest.fixture
+def company_dir(tmp_path: Path) -> Path:
+    make_company(tmp_path, customers=120, months=2, seed=4, file_format="csv")
+    return tmp_path
+
+
+def _resources(root: Path) -> dict[str, object]:
+    return {
+        "warehouse": WarehouseResource(path=str(root / "warehouse.duckdb")),
+        "landing": LandingResource(path=str(root / "landing")),
+    }
+
+
+def test_ingestion_assets_load_every_source_and_pass_their_gates(company_dir: Path) -> None:
+    result = dg.materialize([landing_files, *raw_assets], resources=_resources(company_dir))
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 6
+    assert all(c.passed for c in checks)
+    con = duckdb.connect(str(company_dir / "warehouse.duckdb"), read_only=True)
+    n = con.execute("select count(*) from raw.usage_events").fetchall()[0][0]
+    files = con.execute("select count(*) from raw._ingested_files").fetchall()[0][0]
+    con.close()
+    assert n > 0
+    assert files == 12
+    # a second run finds nothing new and changes nothing
+    again = dg.materialize([landing_files, *raw_assets], resources=_resources(company_dir))
+    mats = again.asset_materializations_for_node("raw__usage_events")
+    assert mats[0].metadata["rows_loaded"].value == 0
+    assert mats[0].metadata["files_skipped"].value == 2
+
+
+def test_a_rejected_file_fails_the_asset_naming_the_file(company_dir: Path) -> None:
+    bad = company_dir / "landing" / "accounts" / "2025-04-01" / "accounts_2025-04-01_part0000.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("customer_id,name\nC1,x\n")
+    result = dg.materialize(
+        [landing_files, *raw_assets], resources=_resources(company_dir), raise_on_error=False
+    )
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    message = failures[0].step_failure_data.user_failure_data.description  # type: ignore[union-attr]
+    assert str(bad) in message
+    assert "missing required column(s)" in message
+
+
+def test_the_quality_gate_blocks_downstream_assets(company_dir: Path) -> None:
+    path = next((company_dir / "landing" / "invoices" / "2025-02-01").glob("*.csv"))
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[0:20, "amount"] = "-1"
+    frame.to_csv(path, index=False)
+
+    @dg.asset(deps=[dg.AssetKey(["raw", "invoices"])])
+    def downstream() -> None:
+        raise AssertionError("must not run behind a failed blocking gate")
+
+    result = dg.materialize(
+        [landing_files, *raw_assets, downstream],
+        resources=_resources(company_dir),
+        run_config={"ops": {"raw__invoices": {"config": {"max_quarantine_share": 0.01}}}},
+        raise_on_error=False,
+    )
+    gate = [
+        c for c in result.get_asset_check_evaluations() if c.asset_key == dg.AssetKey(["raw", "invoices"])
+    ]
+    assert gate
+    assert not gate[0].passed
+    assert not result.asset_materializations_for_node("downstream")
+
+
+def test_the_sensor_launches_a_run_for_new_deliveries_only(
+    company_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHURN_LANDING_DIR", str(company_dir / "landing"))
+    first = landing_sensor(dg.build_sensor_context(cursor=None))
+    assert isinstance(first, dg.SensorResult)
+    assert len(first.run_requests or []) == 1
+    assert first.run_requests[0].tags["churn/batches"] == "2025-02-01,2025-03-01"  # type: ignore[index]
+    again = landing_sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert isinstance(again, dg.SkipReason)
+    make_company(company_dir / "next", customers=30, months=1, seed=1)
+    src = next((company_dir / "next" / "landing" / "nps_responses").rglob("*.parquet"))
+    dst = (
+        company_dir / "landing" / "nps_responses" / "2025-04-01" / "nps_responses_2025-04-01_part0000.parquet"
+    )
+    dst.parent.mkdir(parents=True)
+    dst.write_bytes(src.read_bytes())
+    third = landing_sensor(dg.build_sensor_context(cursor=first.cursor))
+    assert isinstance(third, dg.SensorResult)
+    assert third.run_requests[0].tags["churn/batches"] == "2025-04-01"  # type: ignore[index]
