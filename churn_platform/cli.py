@@ -139,6 +139,62 @@ def expectations() -> None:
         console.print(f"wrote {path}")
 
 
+@app.command()
+def benchmark(
+    csv: Annotated[Path, typer.Option(help="A customer table with one row per customer and a churn label.")],
+    target: Annotated[str, typer.Option(help="The label column.")],
+    positive: Annotated[str, typer.Option(help="The label value that means churned.")],
+    id_column: Annotated[str | None, typer.Option("--id", help="Identifier column (not a feature).")] = None,
+    drop: Annotated[list[str] | None, typer.Option(help="Columns to leave out (repeatable).")] = None,
+    folds: Annotated[int, typer.Option(help="Stratified k-fold cross-validation folds.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for folds and models.")] = 42,
+    no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log the runs to MLflow.")] = False,
+) -> None:
+    """Run the platform's training and evaluation on any customer CSV (k-fold CV), one row per model."""
+    from ml.benchmark import cross_validate, load_customer_table
+    from ml.models import MODEL_KINDS
+
+    settings = get_settings()
+    quiet_telemetry()
+    try:
+        table = load_customer_table(csv, target, positive, id_column, tuple(drop or ()))
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"[bold]{table.name}[/]: {len(table.y):,} rows, {int(table.y.sum()):,} churned ({table.y.mean():.1%}), "
+        f"{len(table.spec.numeric)} numeric and {len(table.spec.categorical)} categorical features"
+    )
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("cross-validating", total=folds * len(MODEL_KINDS))
+
+        def tick(kind: str, fold: int) -> None:
+            progress.update(task, advance=1, description=f"fold {fold + 1}/{folds}: {kind}")
+
+        results = cross_validate(table, folds=folds, seed=seed, progress=tick)
+    out = Table(title=f"{table.name}: {folds}-fold cross-validation (out of fold, calibrated)")
+    columns = ["roc_auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile", "recall_top_decile", "emp"]
+    out.add_column("model")
+    for col in columns:
+        out.add_column(col, justify="right")
+    for kind, metrics in results.items():
+        out.add_row(kind, *(f"{metrics[c]:.4f}" for c in columns))
+    console.print(out)
+    if not no_mlflow:
+        import mlflow
+
+        from ml.tracking import configure, git_commit
+
+        configure(settings.mlflow_uri, settings.mlflow_artifacts, experiment=f"benchmark-{table.name}")
+        for kind, metrics in results.items():
+            with mlflow.start_run(run_name=f"{table.name}-{kind}"):
+                mlflow.set_tags({"model_family": kind, "dataset": str(csv), "git_commit": git_commit()})
+                mlflow.log_params({"folds": folds, "seed": seed, "target": target, "rows": len(table.y)})
+                mlflow.log_metrics(metrics)
+        console.print(f"logged to MLflow experiment benchmark-{table.name} at {settings.mlflow_uri}")
+
+
 def _environment(settings: Settings) -> None:
     quiet_telemetry()
     prepare_dagster_home(settings.dagster)

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     dagster_home: Path | None = Field(default=None, description="DAGSTER_HOME; default data_dir/dagster.")
     outbox_dir: Path | None = Field(default=None, description="Local email outbox; default data_dir/outbox.")
+    policy_path: Path = Field(
+        default=PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml",
+        description="Versioned churn policy: tiers, value, promotion, retention playbooks.",
+    )
+    model_name: str = Field(default="churn_model", description="Registered model name in MLflow.")
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Send real email when set.")
     sendgrid_host: str = "https://api.sendgrid.com"
 

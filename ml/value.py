@@ -1,7 +1,8 @@
 """What keeping a customer is worth: margin x MRR x expected remaining lifetime.
 
 The lifetime comes from a parametric survival model (lifelines' Weibull AFT) fitted on every customer's
-tenure, churned or still active (censored), with plan, segment and price as covariates. A customer's expected
+tenure, churned or still active (censored), with plan and segment as covariates (price is left
+out: a churned customer's current MRR is zero, which would teach the model that zero MRR means churn). A customer's expected
 remaining lifetime is conditional on having survived to their current tenure, discounted and capped at the
 policy horizon. Whether they are worth saving is the policy's call: value x expected save rate vs the cost.
 """
@@ -25,7 +26,6 @@ def _design(
     for col, values in levels.items():
         for value in values[1:]:
             out[f"{col}_{value}"] = (frame[col].astype(str) == value).astype(float)
-    out["log_mrr"] = np.log1p(frame["mrr"].astype(float).clip(lower=0))
     return out, levels
 
 
@@ -37,7 +37,7 @@ class LifetimeModel:
         self.levels: dict[str, list[str]] = {}
 
     def fit(self, customers: pd.DataFrame) -> LifetimeModel:
-        """``customers``: tenure_months (> 0), churned (bool), plan, segment, mrr."""
+        """``customers``: tenure_months (> 0), churned (bool), plan, segment."""
         design, self.levels = _design(customers)
         design["duration"] = customers["tenure_months"].astype(float).clip(lower=0.25).to_numpy()
         design["event"] = customers["churned"].astype(bool).to_numpy()
