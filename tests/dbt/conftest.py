@@ -33,6 +33,7 @@ def load_raw(landing: Path, warehouse: Path) -> dict[str, int]:
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     with duckdb.connect(str(warehouse)) as con:
+        con.execute("set enable_progress_bar = false")
         con.execute("create schema if not exists raw")
         for source in SOURCES.values():
             files = sorted((landing / source.name).glob("*/*.parquet"))
