@@ -1,0 +1,35 @@
+-- One row per NPS survey response; a re-delivered response keeps its latest copy.
+with
+
+source as (
+
+    select * from {{ source('raw', 'nps_responses') }}
+
+),
+
+latest as (
+
+    select *
+    from source
+    qualify row_number() over (
+        partition by response_id
+        order by _batch_date desc, _row_number desc
+    ) = 1
+
+),
+
+final as (
+
+    select
+        response_id,
+        customer_id,
+        responded_at,
+        score,
+        nullif(trim(comment), '') as comment,
+        _batch_date as batch_date
+
+    from latest
+
+)
+
+select * from final
