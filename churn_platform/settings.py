@@ -74,6 +74,11 @@ class Settings(BaseSettings):
         return self.dagster_home or self.data_dir / "dagster"
 
     @cached_property
+    def published(self) -> Path:
+        """Parquet snapshots for readers in other processes (notebooks, dashboard)."""
+        return self.data_dir / "published"
+
+    @cached_property
     def outbox(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
 

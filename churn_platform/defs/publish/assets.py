@@ -1,0 +1,33 @@
+"""Snapshots for readers outside the pipeline (notebooks, the dashboard) that never wait on its lock."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from churn_platform.defs.resources import WarehouseResource
+from churn_platform.lib.publish import publish_tables
+from churn_platform.settings import get_settings
+
+MARTS = {
+    "dim_customers": "select * from dim_customers",
+    "fct_customer_features": "select * from fct_customer_features",
+    "fct_churn_labels": "select * from fct_churn_labels",
+}
+
+
+@dg.asset(
+    deps=[dg.AssetKey(name) for name in MARTS],
+    group_name="publish",
+    kinds={"parquet"},
+    description="The marts as Parquet files in data/published/, replaced atomically, for notebooks and the "
+    "dashboard (DuckDB lets no other process open the warehouse while the pipeline writes).",
+)
+def published_marts(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    folder = Path(get_settings().published)
+    rows = publish_tables(warehouse.path_obj, folder, MARTS)
+    return dg.MaterializeResult(
+        metadata={
+            "folder": dg.MetadataValue.path(str(folder)),
+            **{f"rows_{name}": dg.MetadataValue.int(n) for name, n in rows.items()},
+        }
+    )
