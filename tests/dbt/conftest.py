@@ -100,7 +100,14 @@ class BuiltWarehouse:
 def dbt_build(warehouse: Path, target: Path) -> subprocess.CompletedProcess[str]:
     """Run ``dbt build`` (models, unit tests, data tests) in its own process against ``warehouse``."""
     env = {**os.environ, "CHURN_WAREHOUSE_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    cmd = [venv_bin("dbt"), "build", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    cmd = [
+        venv_bin("dbt"),
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     cmd += ["--target-path", str(target), "--log-path", str(target / "logs")]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
 
@@ -108,7 +115,9 @@ def dbt_build(warehouse: Path, target: Path) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="session")
 def dbt_company(tmp_path_factory: pytest.TempPathFactory) -> SimulationSummary:
     """A small company for the marts: 800 accounts, 6 months (snapshots April to July 2025)."""
-    return make_company(tmp_path_factory.mktemp("dbt_company"), customers=DBT_CUSTOMERS, months=DBT_MONTHS, seed=11)
+    return make_company(
+        tmp_path_factory.mktemp("dbt_company"), customers=DBT_CUSTOMERS, months=DBT_MONTHS, seed=11
+    )
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,9 @@ def test_labels_agree_with_the_simulated_churn(built: BuiltWarehouse) -> None:
         pd.read_parquet(p) for p in sorted((built.root / "ground_truth" / "monthly").glob("*.parquet"))
     )
     truth["snapshot_date"] = pd.to_datetime(truth["snapshot_date"])
-    labels = built.query("select customer_id, snapshot_date, churned from fct_churn_labels where churned is not null")
+    labels = built.query(
+        "select customer_id, snapshot_date, churned from fct_churn_labels where churned is not null"
+    )
     labels["snapshot_date"] = pd.to_datetime(labels["snapshot_date"])
     both = labels.merge(truth, on=["customer_id", "snapshot_date"], suffixes=("", "_truth"))
     assert len(both) == len(labels)
