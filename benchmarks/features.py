@@ -104,7 +104,8 @@ def _compare(root: str) -> dict[str, Any]:
             "select * from main.fct_customer_features) union all (select * from main.fct_customer_features "
             "except all select * from bench.features_floor))"
         ).fetchone()
-    assert counted is not None and differing is not None
+    assert counted is not None
+    assert differing is not None
     return {"rows": counted[0], "diff": differing[0]}
 
 
