@@ -18,8 +18,8 @@ import multiprocessing as mp
 import os
 import resource
 import shutil
-import tempfile
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -98,16 +98,18 @@ def _compare(root: str) -> dict[str, Any]:
     import duckdb
 
     with duckdb.connect(str(Path(root) / "warehouse.duckdb"), read_only=True) as con:
-        rows = con.execute("select count(*) from main.fct_customer_features").fetchone()[0]  # type: ignore[index]
-        diff = con.execute(
+        counted = con.execute("select count(*) from main.fct_customer_features").fetchone()
+        differing = con.execute(
             "select count(*) from ((select * from bench.features_floor except all "
             "select * from main.fct_customer_features) union all (select * from main.fct_customer_features "
             "except all select * from bench.features_floor))"
-        ).fetchone()[0]  # type: ignore[index]
-    return {"rows": rows, "diff": diff}
+        ).fetchone()
+    assert counted is not None
+    assert differing is not None
+    return {"rows": counted[0], "diff": differing[0]}
 
 
-def _child(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _child(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: mp.Queue) -> None:
     os.environ.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DAGSTER_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1")
     started = time.perf_counter()
     try:
@@ -122,7 +124,7 @@ def _child(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: mp.Q
 def run_step(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     """Run one step in a fresh process: its time and peak memory are its own."""
     ctx = mp.get_context("spawn")
-    queue: mp.Queue = ctx.Queue()  # type: ignore[type-arg]
+    queue: mp.Queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
     result: dict[str, Any] = queue.get()
@@ -133,7 +135,9 @@ def run_step(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--keep", type=Path, default=None, help="keep each company under this folder")

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Send real email when set.")
     sendgrid_host: str = "https://api.sendgrid.com"
 
-    demo_customers: int = Field(default=3000, ge=10, description="Size of the demo company.")
+    demo_customers: int = Field(default=10000, ge=10, description="Size of the demo company.")
     demo_months: int = Field(default=12, ge=2, le=120)
     demo_start: str = "2025-01-01"
     seed: int = 42

@@ -8,15 +8,23 @@ metadata columns), so the dbt models can be tested against the exact table shape
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 
 from churn_platform.contract import SOURCES
+from churn_platform.settings import PROJECT_ROOT
 from churn_platform.simulate.engine import SimulationSummary
-from tests.conftest import make_company
+from tests.conftest import make_company, venv_bin
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 DBT_CUSTOMERS = 800
 DBT_MONTHS = 6
@@ -74,3 +82,50 @@ def load_raw(landing: Path, warehouse: Path) -> dict[str, int]:
             )
             counts[source.name] = con.execute(f"select count(*) from raw.{source.name}").fetchone()[0]  # type: ignore[index]
     return counts
+
+
+@dataclass(frozen=True)
+class BuiltWarehouse:
+    """A warehouse with raw loaded and ``dbt build`` run over it, plus dbt's run results."""
+
+    root: Path
+    warehouse: Path
+    run_results: dict[str, Any]
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return con.execute(sql, params or []).df()
+
+
+def dbt_build(warehouse: Path, target: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``dbt build`` (models, unit tests, data tests) in its own process against ``warehouse``."""
+    env = {**os.environ, "CHURN_WAREHOUSE_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    cmd = [
+        venv_bin("dbt"),
+        "build",
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
+    cmd += ["--target-path", str(target), "--log-path", str(target / "logs")]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+@pytest.fixture(scope="session")
+def dbt_company(tmp_path_factory: pytest.TempPathFactory) -> SimulationSummary:
+    """A small company for the marts: 800 accounts, 6 months (snapshots April to July 2025)."""
+    return make_company(
+        tmp_path_factory.mktemp("dbt_company"), customers=DBT_CUSTOMERS, months=DBT_MONTHS, seed=11
+    )
+
+
+@pytest.fixture(scope="session")
+def built(dbt_company: SimulationSummary, tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
+    root = tmp_path_factory.mktemp("dbt_build")
+    warehouse = root / "warehouse.duckdb"
+    load_raw(dbt_company.landing, warehouse)
+    result = dbt_build(warehouse, root / "target")
+    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    run_results = json.loads((root / "target" / "run_results.json").read_text())
+    return BuiltWarehouse(root=dbt_company.landing.parent, warehouse=warehouse, run_results=run_results)
