@@ -165,7 +165,11 @@ def benchmark(
         f"{len(table.spec.numeric)} numeric and {len(table.spec.categorical)} categorical features"
     )
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task("cross-validating", total=folds * len(MODEL_KINDS))
 
@@ -225,7 +229,10 @@ def materialize(
     )
     with console.status("running…"):
         result = job.execute_in_process(
-            instance=instance, asset_selection=list(selection) if selection else None, raise_on_error=False
+            instance=instance,
+            asset_selection=list(selection) if selection else None,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     table = Table(title=f"Materialization ({time.perf_counter() - started:.1f} s)")
     table.add_column("asset")

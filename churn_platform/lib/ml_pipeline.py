@@ -114,7 +114,9 @@ def train_and_judge(
             champion_score = evaluate(y_val, p)[metric]
         decision = decide(best.metrics[metric], champion_score, policy.promotion)
         for c in candidates:
-            plots = all_plots(y_val, c.validation_probability, c.model.feature_importance(), plots_dir / c.kind)
+            plots = all_plots(
+                y_val, c.validation_probability, c.model.feature_importance(), plots_dir / c.kind
+            )
             params: dict[str, Any] = {
                 **c.split.as_params(),
                 "training_rows": int((frame[config.label].notna()).sum()),
@@ -167,7 +169,9 @@ def score_customers(
     timings: dict[str, float] = {}
     champion = get_alias(model_name)
     if champion is None:
-        raise ValueError(f"no model has the champion alias in registry '{model_name}': train and promote one first")
+        raise ValueError(
+            f"no model has the champion alias in registry '{model_name}': train and promote one first"
+        )
     started = time.perf_counter()
     frame = read_table(warehouse, "select * from ml_scoring_set")
     timings["read"] = time.perf_counter() - started
@@ -206,7 +210,9 @@ def tier_changes(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     prev_rank = merged["previous_tier"].map(order)
     cur_rank = merged["current_tier"].map(order)
     merged["direction"] = np.where(
-        prev_rank.isna(), "new", np.where(cur_rank > prev_rank, "up", np.where(cur_rank < prev_rank, "down", "same"))
+        prev_rank.isna(),
+        "new",
+        np.where(cur_rank > prev_rank, "up", np.where(cur_rank < prev_rank, "down", "same")),
     )
     return merged[merged["direction"] != "same"].reset_index(drop=True)
 

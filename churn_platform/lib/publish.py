@@ -28,4 +28,3 @@ def publish_tables(warehouse: Path, folder: Path, tables: dict[str, str]) -> dic
     finally:
         con.close()
     return rows
-

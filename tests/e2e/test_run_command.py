@@ -27,8 +27,8 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "CHURN_DATA_DIR": str(tmp_path / "data"),
-        "CHURN_DEMO_CUSTOMERS": "300",
-        "CHURN_DEMO_MONTHS": "3",
+        "CHURN_DEMO_CUSTOMERS": "600",
+        "CHURN_DEMO_MONTHS": "7",
     }
     log = tmp_path / "run.log"
     with log.open("w") as out:
@@ -41,7 +41,7 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 600
         answered = False
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -53,8 +53,15 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
         text = log.read_text()
         assert answered, f"the Dagster UI never answered; output:\n{text[-4000:]}"
         assert f"http://127.0.0.1:{port}" in text
-        assert "landing_files" in text
-        assert "materialized" in text
+        for asset in (
+            "landing_files",
+            "raw/usage_events",
+            "fct_customer_features",
+            "churn_scores",
+            "customer_value",
+        ):
+            assert asset in text, asset
+        assert "failed" not in text
         assert (tmp_path / "data" / "landing" / "accounts").is_dir()
         assert (tmp_path / "data" / "ground_truth" / "summary.json").is_file()
     finally:

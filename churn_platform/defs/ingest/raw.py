@@ -5,7 +5,7 @@ import dagster as dg
 from churn_platform.contract import SOURCES
 from churn_platform.defs.ingest.landing import landing_files
 from churn_platform.defs.resources import LandingResource, WarehouseResource
-from churn_platform.lib.ingest import INGEST_ORDER, SourceReport, ingest_source
+from churn_platform.lib.ingest import INGEST_ORDER, FileReport, SourceReport, ingest_source
 from churn_platform.lib.quality import SuiteRunner
 
 
@@ -68,8 +68,11 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         warehouse: WarehouseResource,
         landing: LandingResource,
     ) -> dg.MaterializeResult:
-        def log(result: object) -> None:
-            context.log.info(f"{source}: {result}")
+        def log(f: FileReport) -> None:
+            note = f" ({f.reason})" if f.reason else ""
+            context.log.info(
+                f"{f.path}: {f.status}, {f.loaded} rows loaded, {f.quarantined} quarantined{note}"
+            )
 
         report = ingest_source(warehouse.path_obj, landing.root, source, SuiteRunner(), progress=log)
         metadata = _report_metadata(report)

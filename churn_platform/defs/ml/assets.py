@@ -140,7 +140,10 @@ def champion_model(context: dg.AssetExecutionContext, mlflow: MlflowResource) ->
     "and policy versions. Table ml.churn_scores; history in ml.churn_score_history.",
 )
 def churn_scores(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource, policy: PolicyResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
+    policy: PolicyResource,
 ) -> dg.MaterializeResult:
     mlflow.setup()
     outcome = score_customers(warehouse.path_obj, mlflow.model_name, policy.load(), progress=context.log.info)
@@ -149,7 +152,9 @@ def churn_scores(
         {"ml.churn_scores": outcome.scores, "ml.churn_score_history": outcome.scores},
         append=("ml.churn_score_history",),
     )
-    tiers = outcome.scores["risk_tier"].value_counts().reindex(["critical", "high", "medium", "low"]).fillna(0)
+    tiers = (
+        outcome.scores["risk_tier"].value_counts().reindex(["critical", "high", "medium", "low"]).fillna(0)
+    )
     sample = outcome.scores.sort_values("churn_probability", ascending=False).head(10)
     return dg.MaterializeResult(
         metadata={
@@ -159,8 +164,9 @@ def churn_scores(
             "explained_customers": dg.MetadataValue.int(outcome.explained),
             "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in outcome.seconds.items()}),
             "riskiest": dg.MetadataValue.md(
-                sample[["customer_id", "churn_probability", "risk_tier", "reason_1", "reason_2", "reason_3"]]
-                .to_markdown(index=False)
+                sample[
+                    ["customer_id", "churn_probability", "risk_tier", "reason_1", "reason_2", "reason_3"]
+                ].to_markdown(index=False)
             ),
         }
     )
