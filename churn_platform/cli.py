@@ -252,21 +252,57 @@ def materialize(
 def ui(
     host: Annotated[str, typer.Option(help="Interface to bind; localhost by default.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Dagster UI port.")] = 3000,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port (0 to not start it).")] = 5000,
 ) -> None:
-    """Start the Dagster UI (and the daemon for sensors and schedules) and print its address."""
+    """Start the Dagster UI (with the daemon for sensors and schedules) and the MLflow UI; print their addresses."""
     settings = get_settings()
     _environment(settings)
-    dagster = Path(sys.executable).with_name("dagster")
-    cmd = [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", host, "-p", str(port)]
-    console.print(f"[bold green]Dagster UI:[/] http://{host}:{port}  (Ctrl-C to stop)")
+    bin_dir = Path(sys.executable).parent
+    mlflow_proc = None
+    if mlflow_port:
+        from ml.tracking import configure
+
+        configure(settings.mlflow_uri, settings.mlflow_artifacts)  # creates the store on a fresh machine
+        mlflow_cmd = [
+            str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.mlflow_uri,
+            "--default-artifact-root", settings.mlflow_artifacts.as_uri(), "--host", host, "--port", str(mlflow_port),
+            "--workers", "1",
+        ]  # fmt: skip
+        mlflow_proc = subprocess.Popen(mlflow_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        console.print(
+            f"[bold green]MLflow UI:[/]  http://{host}:{mlflow_port}  (runs, registered model, champion alias)"
+        )
+    cmd = [
+        str(bin_dir / "dagster"),
+        "dev",
+        "-w",
+        str(PROJECT_ROOT / "workspace.yaml"),
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
+    console.print(
+        f"[bold green]Dagster UI:[/] http://{host}:{port}  (lineage, runs, checks; Ctrl-C stops everything)"
+    )
     os.chdir(PROJECT_ROOT)
-    raise typer.Exit(subprocess.call(cmd))
+    try:
+        code = subprocess.call(cmd)
+    finally:
+        if mlflow_proc is not None:
+            mlflow_proc.terminate()
+            try:
+                mlflow_proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                mlflow_proc.kill()
+    raise typer.Exit(code)
 
 
 @app.command()
 def demo(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Dagster UI port.")] = 3000,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port (0 to not start it).")] = 5000,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Stop after materializing.")] = False,
 ) -> None:
     """The whole platform on its embedded defaults: simulate a demo company, materialize, open the UI."""
@@ -288,7 +324,7 @@ def demo(
         )
     materialize(select=None)
     if not no_ui:
-        ui(host=host, port=port)
+        ui(host=host, port=port, mlflow_port=mlflow_port)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -140,3 +140,9 @@ def top_reasons(model: ChurnModel, frame: pd.DataFrame, k: int = 3) -> tuple[lis
                 said.append(text)
         reasons.append(said)
     return reasons, values
+
+
+def strongest_feature(values: np.ndarray, columns: list[str]) -> list[str | None]:
+    """Per row, the feature that raises risk most (None when nothing does): it decides the churn factor."""
+    best = values.argmax(axis=1)
+    return [columns[j] if values[i, j] > 0 else None for i, j in enumerate(best)]

@@ -59,9 +59,12 @@ class FeatureSpec:
             )
         out = frame[self.columns].copy()
         for col in self.numeric:
-            out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
+            if not pd.api.types.is_float_dtype(out[col]):  # already-float columns pass untouched (fast path)
+                out[col] = pd.to_numeric(out[col], errors="coerce").astype(float)
         for col in self.categorical:
-            out[col] = out[col].astype("string").fillna("missing").astype(str)
+            values = out[col]
+            if values.dtype != object or values.isna().any():
+                out[col] = values.astype("string").fillna("missing").astype(str)
         return out
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml.promotion import PromotionPolicy
+
+M = TypeVar("M", bound=BaseModel)
 
 TIERS = ("critical", "high", "medium", "low")
 
@@ -64,20 +67,25 @@ class PolicyError(ValueError):
     """A policy file that cannot be used, with the file and the offending key in the message."""
 
 
-def load_policy(path: Path) -> ChurnPolicy:
-    """Read and validate a policy file; errors name the file and the key path (``value.cost_of_trying``)."""
+def load_yaml_model(path: Path, model: type[M], error: type[ValueError] = PolicyError) -> M:
+    """Read a YAML file into a strict pydantic model; errors name the file and the key path (``a.b``)."""
     if not path.exists():
-        raise PolicyError(f"policy file {path} does not exist")
+        raise error(f"policy file {path} does not exist")
     try:
         doc = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict):
-        raise PolicyError(f"{path}: expected a mapping at the top level")
+        raise error(f"{path}: expected a mapping at the top level")
     try:
-        return ChurnPolicy.model_validate(doc)
+        return model.model_validate(doc)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
         )
-        raise PolicyError(f"{path}: {problems}") from exc
+        raise error(f"{path}: {problems}") from exc
+
+
+def load_policy(path: Path) -> ChurnPolicy:
+    """Read and validate the churn policy file."""
+    return load_yaml_model(path, ChurnPolicy)

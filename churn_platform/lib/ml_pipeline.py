@@ -17,7 +17,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ml.explain import top_reasons
+from ml.explain import strongest_feature, top_reasons
 from ml.policy import ChurnPolicy
 from ml.promotion import PromotionDecision, decide
 from ml.registry import get_alias, score_with, set_alias
@@ -182,13 +182,16 @@ def score_customers(
     timings["score"] = time.perf_counter() - started
     started = time.perf_counter()
     scores["reasons"] = [[] for _ in range(len(scores))]
+    scores["top_feature"] = None
     explainer_alias = get_alias(model_name, EXPLAINER)
     to_explain = scores["risk_tier"].isin(policy.explain_tiers).to_numpy()
     if explainer_alias is not None and to_explain.any():
         with quiet_mlflow():
             explainer = load_churn_model(f"models:/{model_name}@{EXPLAINER}")
-        reasons, _ = top_reasons(explainer, frame.loc[to_explain])
+        reasons, values = top_reasons(explainer, frame.loc[to_explain])
         scores.loc[to_explain, "reasons"] = pd.Series(reasons, index=scores.index[to_explain])
+        strongest = strongest_feature(values, explainer.spec.columns)
+        scores.loc[to_explain, "top_feature"] = pd.Series(strongest, index=scores.index[to_explain])
     timings["explain"] = time.perf_counter() - started
     scores["reason_1"] = [r[0] if len(r) > 0 else None for r in scores["reasons"]]
     scores["reason_2"] = [r[1] if len(r) > 1 else None for r in scores["reasons"]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
-    port = _free_port()
+    port, mlflow_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "CHURN_DATA_DIR": str(tmp_path / "data"),
@@ -33,7 +34,14 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
     log = tmp_path / "run.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            ["bash", str(PROJECT_ROOT / "scripts" / "run.sh"), "--port", str(port)],
+            [
+                "bash",
+                str(PROJECT_ROOT / "scripts" / "run.sh"),
+                "--port",
+                str(port),
+                "--mlflow-port",
+                str(mlflow_port),
+            ],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=out,
@@ -63,6 +71,18 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
             assert asset in text, asset
         assert "failed" not in text
         assert (tmp_path / "data" / "landing" / "accounts").is_dir()
+        # the MLflow UI serves the registered model with its champion alias
+        url = f"http://127.0.0.1:{mlflow_port}/api/2.0/mlflow/registered-models/get?name=churn_model"
+        for _ in range(60):
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    model = json.loads(resp.read())["registered_model"]
+                    break
+            except OSError:
+                time.sleep(1)
+        else:
+            raise AssertionError("the MLflow UI never answered")
+        assert "champion" in {a["alias"] for a in model.get("aliases", [])}
         assert (tmp_path / "data" / "ground_truth" / "summary.json").is_file()
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

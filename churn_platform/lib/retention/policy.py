@@ -1,0 +1,98 @@
+"""The retention policy file: playbooks per tier and churn factor, control share, cooldown, capacity, costs.
+
+Validated on load with errors that name the file and the key, because a wrong policy sends real email.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from churn_platform.contract import INTERVENTIONS
+from ml.policy import load_yaml_model
+
+Tier = Literal["critical", "high", "medium", "low"]
+Channel = Literal["email", "account_manager_task"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChannelPolicy(_Strict):
+    daily_capacity: int = Field(ge=0)
+
+
+class InterventionPolicy(_Strict):
+    cost: float = Field(ge=0)
+    offer: str = Field(min_length=1)
+
+
+class Playbook(_Strict):
+    name: str = Field(min_length=1)
+    tiers: tuple[Tier, ...] = Field(min_length=1)
+    factors: tuple[str, ...] = Field(min_length=1)
+    intervention: str
+    channel: Channel
+    template: str = Field(min_length=1)
+    timeline_days: int = Field(ge=0, le=90)
+
+
+class RetentionPolicy(_Strict):
+    version: str = Field(min_length=1)
+    actionable_tiers: tuple[Tier, ...] = ("critical", "high", "medium")
+    control_share: float = Field(default=0.10, ge=0.0, lt=1.0)
+    control_seed: int = 0
+    cooldown_days: int = Field(default=30, ge=0)
+    channels: dict[Channel, ChannelPolicy]
+    interventions: dict[str, InterventionPolicy]
+    factors: dict[str, tuple[str, ...]]
+    playbooks: tuple[Playbook, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RetentionPolicy:
+        unknown = [k for k in self.interventions if k not in INTERVENTIONS]
+        if unknown:
+            raise ValueError(f"interventions: unknown {unknown}; known are {list(INTERVENTIONS)}")
+        for i, pb in enumerate(self.playbooks):
+            where = f"playbooks.{i} ({pb.name})"
+            if pb.intervention not in self.interventions:
+                raise ValueError(
+                    f"{where}: intervention {pb.intervention!r} has no entry under interventions"
+                )
+            if pb.channel not in self.channels:
+                raise ValueError(f"{where}: channel {pb.channel!r} has no entry under channels")
+            bad = [f for f in pb.factors if f != "any" and f not in self.factors]
+            if bad:
+                raise ValueError(
+                    f"{where}: unknown factor(s) {bad}; factors are {sorted(self.factors)} or 'any'"
+                )
+        names = [pb.name for pb in self.playbooks]
+        if len(set(names)) != len(names):
+            raise ValueError("playbook names must be unique")
+        return self
+
+    def factor_of(self, feature: str | None) -> str:
+        """The churn factor a feature belongs to ('other' when none claims it)."""
+        for factor, features in self.factors.items():
+            if feature in features:
+                return factor
+        return "other"
+
+    def playbook_for(self, tier: str, factor: str) -> Playbook | None:
+        """First matching playbook, or None when the policy has nothing for this tier and factor."""
+        for pb in self.playbooks:
+            if tier in pb.tiers and (factor in pb.factors or "any" in pb.factors):
+                return pb
+        return None
+
+
+class RetentionPolicyError(ValueError):
+    """A retention policy that cannot be used; the message names the file and the key."""
+
+
+def load_retention_policy(path: Path) -> RetentionPolicy:
+    """Read and validate the retention policy file."""
+    return load_yaml_model(path, RetentionPolicy, RetentionPolicyError)
