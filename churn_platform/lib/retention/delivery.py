@@ -206,7 +206,7 @@ def queue_targets(con: duckdb.DuckDBPyConnection, targets: pd.DataFrame) -> int:
     return int(after - before)
 
 
-def _reason_text(row: dict[str, Any]) -> str:
+def _reason_text(row: dict[Any, Any]) -> str:
     reasons = [r for r in (row.get("reason_1"), row.get("reason_2")) if r]
     return (
         ("We noticed " + " and ".join(reasons) + ".")

@@ -117,7 +117,7 @@ def select_targets(
         for tier, stratum in chosen.groupby("risk_tier"):
             ids = np.sort(stratum["customer_id"].to_numpy())
             rng = np.random.default_rng(_stable_seed(policy.control_seed, decided_on, channel, tier))
-            n_control = int(round(len(ids) * policy.control_share))
+            n_control = round(len(ids) * policy.control_share)
             control_ids = set(rng.permutation(ids)[:n_control])
             is_control = stratum["customer_id"].isin(control_ids)
             frame.loc[stratum.index[is_control.to_numpy()], "decision"] = "control"
