@@ -204,15 +204,10 @@ def _environment(settings: Settings) -> None:
     prepare_dagster_home(settings.dagster)
 
 
-@app.command()
-def materialize(
-    select: Annotated[
-        str | None, typer.Option(help="Dagster asset selection, e.g. 'group:ingest' or 'landing_files+'.")
-    ] = None,
-) -> None:
-    """Materialize every asset (or a selection) in this process, recorded in the Dagster instance."""
-    settings = get_settings()
-    _environment(settings)
+def _materialize(
+    select: str | None, tags: dict[str, str] | None = None, title: str = "Materialization"
+) -> bool:
+    """Run a selection in this process, recorded in the Dagster instance; print a table of what happened."""
     import dagster as dg
 
     from churn_platform.definitions import defs as lazy_defs
@@ -224,28 +219,67 @@ def materialize(
         dg.AssetSelection.from_coercible(select).resolve(defs.resolve_asset_graph()) if select else None
     )
     started = time.perf_counter()
-    console.print(
-        f"[bold]materializing[/] {select if select else 'all assets'} (Dagster home {settings.dagster})"
+    console.print(f"[bold]materializing[/] {select or 'all assets'}")
+    result = job.execute_in_process(
+        instance=instance,
+        asset_selection=list(selection) if selection else None,
+        raise_on_error=False,
+        tags=tags,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
-    with console.status("running…"):
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=list(selection) if selection else None,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-    table = Table(title=f"Materialization ({time.perf_counter() - started:.1f} s)")
+    table = Table(title=f"{title} ({time.perf_counter() - started:.1f} s, run {result.run_id[:8]})")
     table.add_column("asset")
     table.add_column("status")
     for event in result.get_asset_materialization_events():
         key = event.asset_key.to_user_string() if event.asset_key else "?"
         table.add_row(key, "[green]materialized[/]")
+    for check in result.get_asset_check_evaluations():
+        if not check.passed:
+            table.add_row(
+                f"{check.asset_key.to_user_string()}:{check.check_name}", "[yellow]check did not pass[/]"
+            )
     for event in result.all_events:
         if event.is_step_failure:
-            table.add_row(event.step_key or "?", f"[red]failed[/]: {event.event_specific_data.error.message}")  # type: ignore[union-attr]
+            error = event.event_specific_data.error  # type: ignore[union-attr]
+            table.add_row(event.step_key or "?", f"[red]failed[/]: {error.message if error else ''}")
     console.print(table)
-    if not result.success:
-        raise _fail(f"the run failed: see the table above and run {result.run_id} in the Dagster UI")
+    return result.success
+
+
+@app.command()
+def materialize(
+    select: Annotated[
+        str | None, typer.Option(help="Dagster asset selection, e.g. 'group:ingest' or 'landing_files*'.")
+    ] = None,
+) -> None:
+    """Materialize every asset (or a selection) in this process, recorded in the Dagster instance."""
+    settings = get_settings()
+    _environment(settings)
+    if not _materialize(select):
+        raise _fail("the run failed: see the table above, and the run in the Dagster UI")
+
+
+def _run_campaign_sensor() -> int:
+    """Evaluate the campaign sensor exactly as the daemon does, and run what it requests in this process."""
+    import dagster as dg
+
+    from churn_platform.definitions import defs as lazy_defs
+
+    defs = lazy_defs()
+    instance = dg.DagsterInstance.get()
+    sensor = defs.resolve_sensor_def("campaign_sensor")
+    context = dg.build_sensor_context(instance=instance, definitions=defs, sensor_name="campaign_sensor")
+    requests = sensor.evaluate_tick(context).run_requests or []
+    for request in requests:
+        console.print(
+            f"[bold]campaign_sensor[/] launches the campaign: {request.tags.get('churn/reason', '')}"
+        )
+        _materialize(
+            "retention_targets campaign_sends send_ledger_export",
+            tags=dict(request.tags),
+            title="Campaign run",
+        )
+    return len(requests)
 
 
 @app.command()
@@ -305,8 +339,16 @@ def demo(
     mlflow_port: Annotated[int, typer.Option(help="MLflow UI port (0 to not start it).")] = 5000,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Stop after materializing.")] = False,
 ) -> None:
-    """The whole platform on its embedded defaults: simulate a demo company, materialize, open the UI."""
+    """The whole platform on its embedded defaults, two periods of the closed loop, then the UIs.
+
+    Simulate a company; ingest, build the marts, train, score; the campaign sensor launches the campaign
+    for customers whose tier rose; the simulation advances a month reading the send ledger (treated customers
+    respond); the next period is ingested and scored, its campaign launched, and the first campaign measured.
+    """
+    import json
+
     settings = get_settings()
+    _environment(settings)
     summary_file = settings.ground_truth / "summary.json"
     if summary_file.exists():
         console.print(f"demo company already simulated in {settings.data_dir} (delete it to start over)")
@@ -322,7 +364,30 @@ def demo(
             ledger=None,
             force=False,
         )
-    materialize(select=None)
+    before_campaign = "* - retention_targets*"
+    if not _materialize(before_campaign, title="Period 1: ingest, marts, models, scores"):
+        raise _fail("the pipeline failed: see the table above")
+    _run_campaign_sensor()
+    state = json.loads((settings.ground_truth / "state" / "meta.json").read_text())
+    if state["next_month"] <= settings.demo_months:
+        console.print("[bold]advancing the company one month[/]: treated customers respond to their campaign")
+        simulate(
+            customers=settings.demo_customers,
+            start=settings.demo_start,
+            months=settings.demo_months,
+            seed=settings.seed,
+            out=None,
+            file_format="parquet",
+            advance_months=1,
+            ledger=settings.ledger_export if settings.ledger_export.exists() else None,
+            force=False,
+        )
+        if not _materialize(before_campaign, title="Period 2: the next month ingested and scored"):
+            raise _fail("the pipeline failed: see the table above")
+        _run_campaign_sensor()
+        _materialize("campaign_outcomes", title="Outcomes of the first campaign")
+    outbox = sorted(settings.outbox.glob("*.eml")) if settings.outbox.exists() else []
+    console.print(f"outbox: {len(outbox)} messages in {settings.outbox}")
     if not no_ui:
         ui(host=host, port=port, mlflow_port=mlflow_port)
 

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="Versioned churn policy: tiers, value, promotion, retention playbooks.",
     )
     model_name: str = Field(default="churn_model", description="Registered model name in MLflow.")
+    retention_policy_path: Path = Field(
+        default=PROJECT_ROOT / "churn_platform" / "policies" / "retention_policy.yaml",
+        description="Versioned retention policy: playbooks, control share, cooldown, capacity, costs.",
+    )
+    sender_email: str = "success@churn-platform.local"
+    task_webhook_url: str | None = Field(default=None, description="Where account-manager tasks are posted.")
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Send real email when set.")
     sendgrid_host: str = "https://api.sendgrid.com"
 
@@ -77,6 +83,11 @@ class Settings(BaseSettings):
     def published(self) -> Path:
         """Parquet snapshots for readers in other processes (notebooks, dashboard)."""
         return self.data_dir / "published"
+
+    @cached_property
+    def ledger_export(self) -> Path:
+        """The send ledger as the simulator reads it back (closing the loop)."""
+        return self.data_dir / "exports" / "send_ledger.parquet"
 
     @cached_property
     def outbox(self) -> Path:

@@ -41,6 +41,13 @@ class LandingResource(dg.ConfigurableResource):
         return Path(self.path)
 
 
+class ExportsResource(dg.ConfigurableResource):
+    """Files the pipeline publishes for readers outside it: Parquet snapshots and the send-ledger export."""
+
+    published_dir: str
+    ledger_export_path: str
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = get_settings()
@@ -50,5 +57,8 @@ def resources() -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse)),
             "landing": LandingResource(path=str(settings.landing)),
+            "exports": ExportsResource(
+                published_dir=str(settings.published), ledger_export_path=str(settings.ledger_export)
+            ),
         },
     )

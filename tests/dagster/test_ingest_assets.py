@@ -89,12 +89,12 @@ def test_the_quality_gate_blocks_downstream_assets(company_dir: Path) -> None:
 def test_the_sensor_launches_a_run_for_new_deliveries_only(
     company_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("CHURN_LANDING_DIR", str(company_dir / "landing"))
-    first = landing_sensor(dg.build_sensor_context(cursor=None))
+    resources = {"landing": LandingResource(path=str(company_dir / "landing"))}
+    first = landing_sensor(dg.build_sensor_context(cursor=None, resources=resources))
     assert isinstance(first, dg.SensorResult)
     assert len(first.run_requests or []) == 1
     assert first.run_requests[0].tags["churn/batches"] == "2025-02-01,2025-03-01"  # type: ignore[index]
-    again = landing_sensor(dg.build_sensor_context(cursor=first.cursor))
+    again = landing_sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources))
     assert isinstance(again, dg.SkipReason)
     make_company(company_dir / "next", customers=30, months=1, seed=1)
     src = next((company_dir / "next" / "landing" / "nps_responses").rglob("*.parquet"))
@@ -103,6 +103,6 @@ def test_the_sensor_launches_a_run_for_new_deliveries_only(
     )
     dst.parent.mkdir(parents=True)
     dst.write_bytes(src.read_bytes())
-    third = landing_sensor(dg.build_sensor_context(cursor=first.cursor))
+    third = landing_sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources))
     assert isinstance(third, dg.SensorResult)
     assert third.run_requests[0].tags["churn/batches"] == "2025-04-01"  # type: ignore[index]

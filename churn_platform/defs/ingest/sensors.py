@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
 from churn_platform.defs.ingest.landing import landing_files
+from churn_platform.defs.resources import LandingResource
 from churn_platform.lib.sensing import new_deliveries
-from churn_platform.settings import get_settings
 
 refresh_from_landing = dg.define_asset_job(
     "refresh_from_landing",
@@ -23,11 +21,13 @@ refresh_from_landing = dg.define_asset_job(
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Launches refresh_from_landing when new or changed files arrive in the landing folder.",
 )
-def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    landing = Path(get_settings().landing)
-    found = new_deliveries(landing, context.cursor)
+def landing_sensor(
+    context: dg.SensorEvaluationContext, landing: LandingResource
+) -> dg.SensorResult | dg.SkipReason:
+    root = landing.root
+    found = new_deliveries(root, context.cursor)
     if not found.files:
-        return dg.SkipReason(f"no new files in {landing}")
+        return dg.SkipReason(f"no new files in {root}")
     batches = sorted({str(f.batch_date) for f in found.files})
     return dg.SensorResult(
         run_requests=[

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from churn_platform.defs.resources import WarehouseResource
+from churn_platform.defs.resources import ExportsResource, WarehouseResource
 from churn_platform.lib.publish import publish_tables
-from churn_platform.settings import get_settings
 
 MARTS = {
     "dim_customers": "select * from dim_customers",
@@ -22,8 +21,8 @@ MARTS = {
     description="The marts as Parquet files in data/published/, replaced atomically, for notebooks and the "
     "dashboard (DuckDB lets no other process open the warehouse while the pipeline writes).",
 )
-def published_marts(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    folder = Path(get_settings().published)
+def published_marts(warehouse: WarehouseResource, exports: ExportsResource) -> dg.MaterializeResult:
+    folder = Path(exports.published_dir)
     rows = publish_tables(warehouse.path_obj, folder, MARTS)
     return dg.MaterializeResult(
         metadata={

@@ -1,0 +1,146 @@
+"""The retention steps against the warehouse: decide, deliver, export the ledger, measure.
+
+Decisions are made once per customer and snapshot (the table's key), so a re-run never re-draws who is in
+control; it only adds decisions for customers who newly rose into an actionable tier.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from churn_platform.lib.ml_pipeline import read_table
+from churn_platform.lib.retention.delivery import (
+    DeliveryReport,
+    Sender,
+    deliver_pending,
+    ensure_ledger,
+    queue_targets,
+)
+from churn_platform.lib.retention.outcomes import campaign_outcomes
+from churn_platform.lib.retention.policy import RetentionPolicy
+from churn_platform.lib.retention.targets import Ranking, select_targets
+
+DECISION_COLUMNS = [
+    "customer_id", "snapshot_date", "risk_tier", "churn_probability", "customer_value", "valuable", "factor",
+    "playbook", "intervention", "channel", "template", "timeline_days", "offer", "offer_cost", "expected_uplift",
+    "expected_net_value", "decision", "campaign_id", "wave", "decided_on", "model_version", "policy_version",
+    "retention_policy_version", "ranking", "reason_1", "reason_2", "reason_3",
+]  # fmt: skip
+
+
+def _latest_contacts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        "select customer_id, max(sent_at)::date as last_contacted_on from retention.send_ledger "
+        "where status = 'sent' group by 1"
+    ).df()
+
+
+def decide(
+    warehouse: Path, policy: RetentionPolicy, only_risers: bool = True, ranking: Ranking = "risk",
+    uplift: pd.DataFrame | None = None,
+) -> pd.DataFrame:  # fmt: skip
+    """Decide for the latest scoring; returns the decisions newly recorded."""
+    scores = read_table(warehouse, "select * from ml.churn_scores")
+    if scores.empty:
+        return pd.DataFrame(columns=DECISION_COLUMNS)
+    values = read_table(warehouse, "select * from ml.customer_value")
+    customers = read_table(
+        warehouse, "select customer_id, marketing_consent, is_unsubscribed from dim_customers"
+    )
+    only = None
+    if only_risers:
+        risers = read_table(
+            warehouse, "select customer_id from ml.risk_tier_changes where direction in ('up', 'new')"
+        )
+        only = set(risers["customer_id"])
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_ledger(con)
+        contacts = _latest_contacts(con)
+        decided_on = pd.Timestamp(scores["snapshot_date"].max()).date()
+        targets = select_targets(
+            scores, values, customers, contacts, policy, decided_on, ranking, uplift, only
+        )
+        new = targets[[c for c in DECISION_COLUMNS if c in targets.columns]]
+        con.register("new_decisions", new)
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'retention' and table_name = 'decisions'"
+        ).fetchall()[0][0]
+        if not exists:
+            con.execute("create table retention.decisions as select * from new_decisions limit 0")
+            con.execute("alter table retention.decisions add primary key (customer_id, snapshot_date)")
+        con.execute("begin transaction")
+        before = con.execute("select count(*) from retention.decisions").fetchall()[0][0]
+        con.execute(
+            "insert into retention.decisions by name select * from new_decisions on conflict do nothing"
+        )
+        after = con.execute("select count(*) from retention.decisions").fetchall()[0][0]
+        recorded = con.execute(
+            "select * from retention.decisions where snapshot_date = ? and customer_id in (select customer_id from new_decisions)",
+            [pd.Timestamp(decided_on)],
+        ).df()
+        con.unregister("new_decisions")
+        con.execute("commit")
+    finally:
+        con.close()
+    recorded.attrs["newly_recorded"] = int(after - before)
+    return recorded
+
+
+def deliver(
+    warehouse: Path, sender: Sender, snapshot_date: dt.date | None = None, task_webhook: str | None = None
+) -> DeliveryReport:
+    """Queue the treated decisions of a snapshot (default: latest) and deliver everything pending."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        ensure_ledger(con)
+        if snapshot_date is None:
+            snapshot_date = con.execute("select max(snapshot_date) from retention.decisions").fetchall()[0][0]
+        decisions = con.execute(
+            "select * from retention.decisions where snapshot_date = ?", [snapshot_date]
+        ).df()
+        queued = queue_targets(con, decisions)
+        details = con.execute(
+            """select d.customer_id, c.company_name as name, a.email, c.account_manager, d.offer, d.timeline_days,
+                      d.reason_1, d.reason_2, d.reason_3
+               from retention.decisions d
+               join dim_customers c using (customer_id)
+               left join (select customer_id, arg_max(email, _batch_date) as email from raw.accounts group by 1) a
+                 using (customer_id)
+               where d.decision = 'treat'"""
+        ).df()
+        report = deliver_pending(con, sender, details, task_webhook=task_webhook)
+        report.queued = queued
+        return report
+    finally:
+        con.close()
+
+
+def export_ledger(warehouse: Path, path: Path) -> int:
+    """The send ledger as the simulator reads it (customer, intervention, snapshot), replaced atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name("." + path.name + ".tmp")
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        con.execute(
+            f"""copy (select customer_id, intervention, snapshot_date, campaign_id, sent_at
+                      from retention.send_ledger where status = 'sent' order by snapshot_date, customer_id)
+                to '{tmp}' (format parquet)"""
+        )
+        rows = con.execute(f"select count(*) from read_parquet('{tmp}')").fetchall()[0][0]
+    finally:
+        con.close()
+    os.replace(tmp, path)
+    return int(rows)
+
+
+def measure(warehouse: Path) -> pd.DataFrame:
+    """Outcomes of every campaign whose labels have matured."""
+    decisions = read_table(warehouse, "select * from retention.decisions")
+    labels = read_table(warehouse, "select customer_id, snapshot_date, churned from fct_churn_labels")
+    return campaign_outcomes(decisions, labels)
