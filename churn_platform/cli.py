@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -200,13 +200,15 @@ def benchmark(
 
 
 def _environment(settings: Settings) -> None:
+    import logging
+
     quiet_telemetry()
+    for noisy in ("mlflow", "great_expectations", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     prepare_dagster_home(settings.dagster)
 
 
-def _materialize(
-    select: str | None, tags: dict[str, str] | None = None, title: str = "Materialization"
-) -> bool:
+def _materialize(select: Any, tags: dict[str, str] | None = None, title: str = "Materialization") -> bool:
     """Run a selection in this process, recorded in the Dagster instance; print a table of what happened."""
     import dagster as dg
 
@@ -219,7 +221,7 @@ def _materialize(
         dg.AssetSelection.from_coercible(select).resolve(defs.resolve_asset_graph()) if select else None
     )
     started = time.perf_counter()
-    console.print(f"[bold]materializing[/] {select or 'all assets'}")
+    console.print(f"[bold]{title}[/]: materializing {len(selection) if selection else 'all'} assets")
     result = job.execute_in_process(
         instance=instance,
         asset_selection=list(selection) if selection else None,
@@ -275,7 +277,7 @@ def _run_campaign_sensor() -> int:
             f"[bold]campaign_sensor[/] launches the campaign: {request.tags.get('churn/reason', '')}"
         )
         _materialize(
-            "retention_targets campaign_sends send_ledger_export",
+            dg.AssetSelection.assets("retention_targets", "campaign_sends", "send_ledger_export"),
             tags=dict(request.tags),
             title="Campaign run",
         )
@@ -364,7 +366,9 @@ def demo(
             ledger=None,
             force=False,
         )
-    before_campaign = "* - retention_targets*"
+    import dagster as dg
+
+    before_campaign = dg.AssetSelection.all() - dg.AssetSelection.assets("retention_targets").downstream()
     if not _materialize(before_campaign, title="Period 1: ingest, marts, models, scores"):
         raise _fail("the pipeline failed: see the table above")
     _run_campaign_sensor()
@@ -385,7 +389,7 @@ def demo(
         if not _materialize(before_campaign, title="Period 2: the next month ingested and scored"):
             raise _fail("the pipeline failed: see the table above")
         _run_campaign_sensor()
-        _materialize("campaign_outcomes", title="Outcomes of the first campaign")
+        _materialize(dg.AssetSelection.assets("campaign_outcomes"), title="Outcomes of the first campaign")
     outbox = sorted(settings.outbox.glob("*.eml")) if settings.outbox.exists() else []
     console.print(f"outbox: {len(outbox)} messages in {settings.outbox}")
     if not no_ui:
