@@ -1,5 +1,6 @@
 """Retention targets, campaign delivery, the ledger export for the simulator, and measured outcomes."""
 
+import pickle
 from pathlib import Path
 
 import dagster as dg
@@ -62,10 +63,27 @@ def retention_targets(
     config: TargetingConfig,
     warehouse: WarehouseResource,
     retention_policy: RetentionPolicyResource,
+    exports: ExportsResource,
 ) -> dg.MaterializeResult:
     policy = retention_policy.load()
     ranking: Ranking = "uplift_value" if config.ranking == "uplift_value" else "risk"
-    decisions = decide(warehouse.path_obj, policy, only_risers=config.only_tier_risers, ranking=ranking)
+    uplift = None
+    if ranking == "uplift_value":
+        path = Path(exports.ledger_export_path).parent / "uplift_model.pkl"
+        if not path.exists():
+            raise dg.Failure(
+                f"ranking by uplift_value needs {path}: materialize uplift_model after a measured campaign"
+            )
+        with path.open("rb") as fh:
+            model = pickle.load(fh)
+        features = read_table(
+            warehouse.path_obj,
+            "select * from fct_customer_features where snapshot_date = (select max(snapshot_date) from fct_customer_features)",
+        )
+        uplift = model.predict(features)
+    decisions = decide(
+        warehouse.path_obj, policy, only_risers=config.only_tier_risers, ranking=ranking, uplift=uplift
+    )
     counts = decisions["decision"].value_counts() if len(decisions) else pd.Series(dtype=int)
     bad = _violations(warehouse.path_obj, policy.cooldown_days) if len(decisions) else pd.DataFrame()
     by_playbook = (

@@ -53,6 +53,8 @@ def decide(
         warehouse, "select customer_id, marketing_consent, is_unsubscribed from dim_customers"
     )
     only = None
+    if ranking == "uplift_value" and uplift is None:
+        raise ValueError("ranking by uplift_value needs an uplift model: materialize uplift_model first")
     if only_risers:
         risers = read_table(
             warehouse, "select customer_id from ml.risk_tier_changes where direction in ('up', 'new')"
@@ -144,3 +146,17 @@ def measure(warehouse: Path) -> pd.DataFrame:
     decisions = read_table(warehouse, "select * from retention.decisions")
     labels = read_table(warehouse, "select customer_id, snapshot_date, churned from fct_churn_labels")
     return campaign_outcomes(decisions, labels)
+
+
+def campaign_history(warehouse: Path) -> pd.DataFrame:
+    """Treated and control customers of every measured campaign, with their features at the decision."""
+    return read_table(
+        warehouse,
+        """
+        select f.*, d.intervention, d.decision = 'treat' as treated, l.churned
+        from retention.decisions d
+        join fct_churn_labels l using (customer_id, snapshot_date)
+        join fct_customer_features f using (customer_id, snapshot_date)
+        where d.decision in ('treat', 'control') and l.churned is not null and d.intervention is not null
+        """,
+    )
