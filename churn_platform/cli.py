@@ -334,6 +334,21 @@ def ui(
     raise typer.Exit(code)
 
 
+def _demo_simulation(settings: Settings, advance_months: int | None) -> None:
+    """The demo company from the settings: created once, then advanced reading the send ledger."""
+    simulate(
+        customers=settings.demo_customers,
+        start=settings.demo_start,
+        months=settings.demo_months,
+        seed=settings.seed,
+        out=None,
+        file_format="parquet",
+        advance_months=advance_months,
+        ledger=settings.ledger_export if settings.ledger_export.exists() else None,
+        force=False,
+    )
+
+
 @app.command()
 def demo(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -355,17 +370,7 @@ def demo(
     if summary_file.exists():
         console.print(f"demo company already simulated in {settings.data_dir} (delete it to start over)")
     else:
-        simulate(
-            customers=settings.demo_customers,
-            start=settings.demo_start,
-            months=settings.demo_months,
-            seed=settings.seed,
-            out=None,
-            file_format="parquet",
-            advance_months=None,
-            ledger=None,
-            force=False,
-        )
+        _demo_simulation(settings, advance_months=None)
     import dagster as dg
 
     before_campaign = dg.AssetSelection.all() - dg.AssetSelection.assets("retention_targets").downstream()
@@ -375,17 +380,7 @@ def demo(
     state = json.loads((settings.ground_truth / "state" / "meta.json").read_text())
     if state["next_month"] <= settings.demo_months:
         console.print("[bold]advancing the company one month[/]: treated customers respond to their campaign")
-        simulate(
-            customers=settings.demo_customers,
-            start=settings.demo_start,
-            months=settings.demo_months,
-            seed=settings.seed,
-            out=None,
-            file_format="parquet",
-            advance_months=1,
-            ledger=settings.ledger_export if settings.ledger_export.exists() else None,
-            force=False,
-        )
+        _demo_simulation(settings, advance_months=1)
         if not _materialize(before_campaign, title="Period 2: the next month ingested and scored"):
             raise _fail("the pipeline failed: see the table above")
         _run_campaign_sensor()

@@ -359,6 +359,21 @@ def read_ledger(path: Path | None) -> pa.Table | None:
     return table.select(["customer_id", "intervention", "snapshot_date"])
 
 
+@dataclass(frozen=True)
+class MonthWindow:
+    """The month being simulated: who is active, each one's active days within it, and where rows go."""
+
+    m: int
+    active: np.ndarray
+    win_lo: np.ndarray  # first active day, relative to the month start
+    win_hi: np.ndarray  # day after the last active day
+    d0: int  # month start, days since the epoch
+    d1: int  # next month start (the batch date)
+    length: int
+    cut_us: int
+    writer: BatchWriter
+
+
 @dataclass
 class MonthResult:
     batch_date: str
@@ -431,12 +446,13 @@ class Simulator:
         win_hi = np.maximum(win_hi, win_lo).astype(np.int64)
 
         # 4. usage events in chunks
-        self._usage_events(m, active, win_lo, win_hi, d0, length, writer)
+        w = MonthWindow(m, active, win_lo, win_hi, d0, d1, length, cut_us, writer)
+        self._usage_events(w)
 
         # 5. tickets, NPS, invoices, subscriptions, accounts
-        self._tickets(m, active, win_lo, win_hi, d0, cut_us, writer)
-        self._nps(m, active, win_lo, win_hi, d0, writer)
-        self._invoices(m, active, win_lo, win_hi, d0, d1, writer)
+        self._tickets(w)
+        self._nps(w)
+        self._invoices(w)
         self._subscriptions_and_accounts(m, active, new_idx, churn_idx, d0, d1, writer)
 
         a["status"][churn_idx] = 2
@@ -480,16 +496,16 @@ class Simulator:
             np.maximum.at(oldest, cust, age)
             a["_oldest_open_days"] = oldest
 
-    def _usage_events(
-        self,
-        m: int,
-        active: np.ndarray,
-        win_lo: np.ndarray,
-        win_hi: np.ndarray,
-        d0: int,
-        length: int,
-        writer: BatchWriter,
-    ) -> None:
+    def _usage_events(self, w: MonthWindow) -> None:
+        m, active, win_lo, win_hi, d0, length, writer = (
+            w.m,
+            w.active,
+            w.win_lo,
+            w.win_hi,
+            w.d0,
+            w.length,
+            w.writer,
+        )
         a, seed = self.state.arrays, self.state.seed
         a["events_m2"][active] = a["events_m1"][active]
         for c, lo in enumerate(range(0, len(active), CHUNK_SIZE)):
@@ -531,16 +547,16 @@ class Simulator:
             )
             writer.write("usage_events", table)
 
-    def _tickets(
-        self,
-        m: int,
-        active: np.ndarray,
-        win_lo: np.ndarray,
-        win_hi: np.ndarray,
-        d0: int,
-        cut_us: int,
-        writer: BatchWriter,
-    ) -> None:
+    def _tickets(self, w: MonthWindow) -> None:
+        m, active, win_lo, win_hi, d0, cut_us, writer = (
+            w.m,
+            w.active,
+            w.win_lo,
+            w.win_hi,
+            w.d0,
+            w.cut_us,
+            w.writer,
+        )
         a, st = self.state.arrays, self.state
         rng = _rng(st.seed, m + 1, 30)
         a["escalations_m1"][:] = 0
@@ -617,9 +633,8 @@ class Simulator:
         alive = a["churn_day"][remaining.column("_idx").to_numpy()] < 0
         st.open_tickets = remaining.filter(pa.array(alive))
 
-    def _nps(
-        self, m: int, active: np.ndarray, win_lo: np.ndarray, win_hi: np.ndarray, d0: int, writer: BatchWriter
-    ) -> None:
+    def _nps(self, w: MonthWindow) -> None:
+        m, active, win_lo, win_hi, d0, writer = w.m, w.active, w.win_lo, w.win_hi, w.d0, w.writer
         a, st = self.state.arrays, self.state
         rng = _rng(st.seed, m + 1, 40)
         asked = (rng.random(len(active)) < 0.1) & (win_hi > win_lo)
@@ -647,17 +662,9 @@ class Simulator:
         )
         writer.write("nps_responses", table)
 
-    def _invoices(
-        self,
-        m: int,
-        active: np.ndarray,
-        win_lo: np.ndarray,
-        win_hi: np.ndarray,
-        d0: int,
-        d1: int,
-        writer: BatchWriter,
-    ) -> None:
+    def _invoices(self, w: MonthWindow) -> None:
         """Invoices are issued on the signup anniversary day; they settle on time, late, or fail."""
+        m, active, win_lo, win_hi, d0, d1, writer = w.m, w.active, w.win_lo, w.win_hi, w.d0, w.d1, w.writer
         a, st = self.state.arrays, self.state
         rng = _rng(st.seed, m + 1, 50)
         length = d1 - d0
