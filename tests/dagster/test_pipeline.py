@@ -28,7 +28,7 @@ def _policy(tmp: Path, **promotion: float) -> Path:
     return path
 
 
-def _run(root: Path, policy: Path, selection: str = "*") -> dg.ExecuteInProcessResult:
+def _run(root: Path, policy: Path, selection: str | dg.AssetSelection = "*") -> dg.ExecuteInProcessResult:
     """Load the code location as the UI would, with its settings pointed at ``root``, and run a selection."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CHURN_DATA_DIR", str(root))
@@ -122,3 +122,47 @@ def test_the_eda_notebook_runs_on_the_published_marts(company: Path, tmp_path: P
     assert len(images) >= 4, "every section draws its plot"
     text = "".join(o.get("text", "") for o in outputs)
     assert "customer-months with a matured 30-day label" in text
+
+
+def test_the_campaign_sensor_launches_sends_that_land_exactly_once(company: Path, tmp_path: Path) -> None:
+    """A scoring run raises tiers -> the sensor asks for the campaign -> decisions, gate, outbox, ledger export."""
+    from dagster import DagsterInstance
+
+    before_campaign = dg.AssetSelection.all() - dg.AssetSelection.assets("retention_targets").downstream()
+    assert _run(company, _policy(tmp_path), before_campaign).success
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CHURN_DATA_DIR", str(company))
+        loaded = defs()
+    sensor = loaded.resolve_sensor_def("campaign_sensor")
+    with DagsterInstance.ephemeral() as instance:
+        # the scoring run recorded in this instance is what the sensor reacts to
+        job = loaded.resolve_implicit_global_asset_job_def()
+        scoring = dg.AssetSelection.assets("risk_tier_changes").resolve(loaded.resolve_asset_graph())
+        assert job.execute_in_process(instance=instance, asset_selection=list(scoring)).success
+        context = dg.build_sensor_context(
+            instance=instance, definitions=loaded, sensor_name="campaign_sensor"
+        )
+        requests = sensor.evaluate_tick(context).run_requests or []
+    assert len(requests) == 1
+    assert "moved up a risk tier" in requests[0].tags["churn/reason"]
+    keys = dg.AssetSelection.assets("retention_targets", "campaign_sends", "send_ledger_export")
+    result = job.execute_in_process(
+        asset_selection=list(keys.resolve(loaded.resolve_asset_graph())), tags=requests[0].tags
+    )
+    assert result.success
+    gate = [c for c in result.get_asset_check_evaluations() if c.check_name == "contact_rules_hold"]
+    assert gate[0].passed
+    sent = _one(
+        company, "select count(*) from retention.send_ledger where channel = 'email' and status = 'sent'"
+    )
+    treated = _one(
+        company, "select count(*) from retention.decisions where decision = 'treat' and channel = 'email'"
+    )
+    assert sent == treated
+    assert sent > 0
+    assert len(list((company / "outbox").glob("*.eml"))) == sent
+    assert (company / "exports" / "send_ledger.parquet").exists()
+    # launched again for the same scoring: nothing is decided or sent twice
+    again = job.execute_in_process(asset_selection=list(keys.resolve(loaded.resolve_asset_graph())))
+    assert again.success
+    assert len(list((company / "outbox").glob("*.eml"))) == sent

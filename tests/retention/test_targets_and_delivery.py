@@ -281,3 +281,41 @@ def test_broken_yaml_is_named(tmp_path: Path) -> None:
     path.write_text("version: [unclosed\n")
     with pytest.raises(RetentionPolicyError, match="not valid YAML"):
         load_retention_policy(path)
+
+
+def test_account_manager_tasks_reach_the_table_and_the_webhook(tmp_path: Path) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, str]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        targets, _ = _decide(n=3000)
+        _, _, customers, _ = population(3000)
+        con = _ledger(tmp_path)
+        queue_targets(con, targets)
+        url = f"http://127.0.0.1:{server.server_address[1]}/tasks"
+        report = deliver_pending(
+            con, OutboxSender(tmp_path / "outbox"), _details(targets, customers), task_webhook=url
+        )
+    finally:
+        server.shutdown()
+    tasks = ((targets["decision"] == "treat") & (targets["channel"] == "account_manager_task")).sum()
+    assert tasks > 0
+    assert report.tasks == tasks
+    assert len(received) == tasks
+    assert all(r["title"].startswith("Call ") for r in received)
+    assert con.execute("select count(*) from retention.tasks").fetchall()[0][0] == tasks
