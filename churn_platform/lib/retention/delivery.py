@@ -307,26 +307,18 @@ def deliver_pending(
             except PermanentError as exc:
                 error, permanent = str(exc), True
                 break
-        if outcome is not None:
-            con.execute(
-                "update retention.send_ledger set status = 'sent', attempts = attempts + ?, message_id = ?, "
-                "sent_at = ?, last_error = ? where customer_id = ? and campaign_id = ? and wave = ?",
-                [attempts, outcome, now, error, *where],
-            )
+        status = "sent" if outcome is not None else "failed" if permanent else "pending"
+        con.execute(
+            "update retention.send_ledger set status = ?, attempts = attempts + ?, "
+            "message_id = coalesce(?, message_id), sent_at = coalesce(?, sent_at), last_error = ? "
+            "where customer_id = ? and campaign_id = ? and wave = ?",
+            [status, attempts, outcome, now if outcome is not None else None, error, *where],
+        )
+        if status == "sent":
             report.sent += 1
-        elif permanent:
-            con.execute(
-                "update retention.send_ledger set status = 'failed', attempts = attempts + ?, last_error = ? "
-                "where customer_id = ? and campaign_id = ? and wave = ?",
-                [attempts, error, *where],
-            )
+        elif status == "failed":
             report.failed += 1
         else:
-            con.execute(
-                "update retention.send_ledger set attempts = attempts + ?, last_error = ? "
-                "where customer_id = ? and campaign_id = ? and wave = ?",
-                [attempts, error, *where],
-            )
             report.still_pending += 1
         if on_message:
             on_message(i)
