@@ -386,7 +386,10 @@ def demo(
         if not _materialize(before_campaign - training, title="Period 2: the next month ingested and scored"):
             raise _fail("the pipeline failed: see the table above")
         _run_campaign_sensor()
-        _materialize(dg.AssetSelection.assets("campaign_outcomes"), title="Outcomes of the first campaign")
+        _materialize(
+            dg.AssetSelection.assets("campaign_outcomes", "uplift_model"),
+            title="Outcomes of the first campaign",
+        )
     outbox = sorted(settings.outbox.glob("*.eml")) if settings.outbox.exists() else []
     console.print(f"outbox: {len(outbox)} messages in {settings.outbox}")
     if not no_ui:
