@@ -55,3 +55,37 @@ def test_outcomes_compare_treated_with_control_and_skip_immature_labels() -> Non
     by_playbook = out[out["dimension"] == "playbook"]
     assert by_playbook["treated"].sum() == 360
     assert set(out["dimension"]) == {"overall", "playbook", "risk_tier", "value_band"}
+
+
+def test_a_campaign_of_one_customer_is_measured_without_error() -> None:
+    decisions = pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2"],
+            "snapshot_date": pd.Timestamp("2026-01-01"),
+            "decision": ["treat", "control"],
+            "playbook": "a",
+            "risk_tier": "medium",
+            "customer_value": [100.0, 100.0],
+            "offer_cost": [10.0, 0.0],
+        }
+    )
+    labels = decisions[["customer_id", "snapshot_date"]].assign(churned=[False, True])
+    out = campaign_outcomes(decisions, labels)
+    overall = out[out["dimension"] == "overall"].iloc[0]
+    assert (overall["treated"], overall["control"], overall["save_rate"]) == (1, 1, 1.0)
+
+
+def test_value_bands_survive_a_single_measured_customer() -> None:
+    decisions = pd.DataFrame(
+        {
+            "customer_id": ["C1"],
+            "snapshot_date": pd.Timestamp("2026-01-01"),
+            "decision": ["treat"],
+            "playbook": "a",
+            "risk_tier": "medium",
+            "customer_value": [100.0],
+            "offer_cost": [10.0],
+        }
+    )
+    out = campaign_outcomes(decisions, decisions[["customer_id", "snapshot_date"]].assign(churned=[False]))
+    assert set(out["dimension"]) == {"overall", "playbook", "risk_tier", "value_band"}

@@ -81,9 +81,9 @@ def campaign_outcomes(decisions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataF
     if frame.empty:
         return pd.DataFrame()
     frame["churned"] = frame["churned"].astype(bool)
-    frame["value_band"] = pd.qcut(
-        frame["customer_value"].rank(method="first"), 3, labels=["low", "mid", "high"]
-    ).astype(str)
+    # thirds by value rank (robust to ties and to campaigns of one or two customers)
+    share = frame["customer_value"].fillna(0.0).rank(method="first", pct=True).to_numpy()
+    frame["value_band"] = np.where(share <= 1 / 3, "low", np.where(share <= 2 / 3, "mid", "high"))
     parts = []
     for dimension in ("overall", "playbook", "risk_tier", "value_band"):
         keys = ["snapshot_date"] if dimension == "overall" else ["snapshot_date", dimension]
