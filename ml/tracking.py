@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.pyfunc import PythonModel
-from mlflow.tracking import MlflowClient
 
 from ml.models import ChurnModel
 
@@ -154,11 +153,3 @@ def quiet_mlflow() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def champion_version(name: str) -> str | None:
-    client = MlflowClient()
-    try:
-        return str(client.get_model_version_by_alias(name, CHAMPION).version)
-    except mlflow.exceptions.MlflowException:
-        return None

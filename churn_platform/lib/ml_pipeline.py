@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ml.explain import strongest_feature, top_reasons
+from ml.metrics import evaluate
 from ml.policy import ChurnPolicy
 from ml.promotion import PromotionDecision, decide
 from ml.registry import get_alias, score_with, set_alias
@@ -108,8 +109,6 @@ def train_and_judge(
         champion_score = None
         if champion is not None:
             # the champion is judged on exactly the candidate's validation rows
-            from ml.metrics import evaluate
-
             p = score_with(champion.uri, val.drop(columns=[config.label]))
             champion_score = evaluate(y_val, p)[metric]
         decision = decide(best.metrics[metric], champion_score, policy.promotion)

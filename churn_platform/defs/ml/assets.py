@@ -17,6 +17,7 @@ from churn_platform.lib.ml_pipeline import (
     value_customers,
     write_tables,
 )
+from ml.registry import get_alias
 from ml.train import TrainConfig
 
 TRAINING_SET = dg.AssetKey("ml_training_set")
@@ -116,8 +117,6 @@ def champion_model(context: dg.AssetExecutionContext, mlflow: MlflowResource) ->
     if decision == "promote":
         promote(mlflow.model_name, version, str(meta["explainer_version"].value) or None)
         context.log.info(f"champion is now version {version}")
-    from ml.registry import get_alias
-
     champion = get_alias(mlflow.model_name)
     if champion is None:
         raise dg.Failure("no champion: the first candidate did not clear the policy floor")

@@ -146,7 +146,6 @@ class SendGridSender:
         if self.sandbox:
             settings = MailSettings()
             settings.sandbox_mode = SandBoxMode(True)
-            mail.mail_settings = settings
             mail_dict["mail_settings"] = settings.get()
         try:
             response = self._client.send(mail_dict)
@@ -301,7 +300,8 @@ def deliver_pending(
             except TransientError as exc:
                 error = str(exc)
                 report.retries += 1
-                report.errors[error.split(":")[0]] = report.errors.get(error.split(":")[0], 0) + 1
+                kind = error.split(":")[0]
+                report.errors[kind] = report.errors.get(kind, 0) + 1
                 if attempts < max_attempts:
                     sleep(backoff_seconds * 2 ** (attempts - 1))
             except PermanentError as exc:

@@ -19,17 +19,6 @@ from churn_platform.lib.retention.policy import RetentionPolicy
 
 Ranking = Literal["risk", "uplift_value"]
 
-DECISIONS = (
-    "treat",
-    "control",
-    "not_valuable",
-    "no_consent",
-    "unsubscribed",
-    "cooldown",
-    "no_playbook",
-    "over_capacity",
-)
-
 
 def _stable_seed(*parts: object) -> int:
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
