@@ -48,6 +48,19 @@ class Settings(BaseSettings):
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Send real email when set.")
     sendgrid_host: str = "https://api.sendgrid.com"
 
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack-compatible incoming webhook for alerts (a secret: never logged)."
+    )
+    alert_emails: str = Field(
+        default="",
+        description="Comma-separated addresses of the owning team, emailed through the campaign path.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface the UIs bind to (localhost by default).")
+    dagster_port: int = 3000
+    mlflow_port: int = 5000
+    evidently_port: int = 8000
+    dashboard_port: int = 8501
+
     demo_customers: int = Field(default=10000, ge=10, description="Size of the demo company.")
     demo_months: int = Field(default=12, ge=2, le=120)
     demo_start: str = "2025-01-01"
@@ -88,6 +101,23 @@ class Settings(BaseSettings):
     def ledger_export(self) -> Path:
         """The send ledger as the simulator reads it back (closing the loop)."""
         return self.data_dir / "exports" / "send_ledger.parquet"
+
+    @cached_property
+    def reports(self) -> Path:
+        """Self-contained Evidently HTML reports, one per monitoring run (plus ``*-latest.html``)."""
+        return self.data_dir / "reports"
+
+    @cached_property
+    def evidently_workspace(self) -> Path:
+        """The Evidently workspace the Evidently UI serves: snapshots accumulate run after run."""
+        return self.data_dir / "evidently"
+
+    @property
+    def alert_recipients(self) -> list[str]:
+        return [a.strip() for a in self.alert_emails.split(",") if a.strip()]
+
+    def url(self, port: int) -> str:
+        return f"http://{self.host}:{port}"
 
     @cached_property
     def outbox(self) -> Path:

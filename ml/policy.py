@@ -46,6 +46,24 @@ class ValuePolicy(BaseModel):
         return self.cost_of_trying / self.expected_save_rate
 
 
+class MonitoringPolicy(BaseModel):
+    """When drift or decay is serious enough to retrain, and when to tell people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    num_method: str = "wasserstein"
+    cat_method: str = "jensenshannon"
+    column_threshold: float = Field(default=0.1, gt=0)
+    drift_share: float = Field(default=0.2, gt=0, le=1)
+    prediction_drift_threshold: float = Field(default=0.1, gt=0)
+    min_roc_auc: float = Field(default=0.70, ge=0, le=1)
+    max_roc_auc_drop: float = Field(default=0.03, ge=0, le=1)
+    reference_sample_rows: int = Field(default=50_000, ge=100)
+    newly_critical_alert_min: int = Field(default=1, ge=1)
+    campaign_alert_min_control: int = Field(default=30, ge=1)
+    seed: int = 42
+
+
 class ChurnPolicy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,6 +72,7 @@ class ChurnPolicy(BaseModel):
     value: ValuePolicy = ValuePolicy()
     promotion: PromotionPolicy = PromotionPolicy()
     explain_tiers: tuple[str, ...] = ("critical", "high", "medium")
+    monitoring: MonitoringPolicy = MonitoringPolicy()
 
     @model_validator(mode="after")
     def _known_tiers(self) -> ChurnPolicy:

@@ -1,0 +1,1 @@
+"""Monitoring: Evidently reports, retraining triggers and alerts."""
