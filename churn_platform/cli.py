@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -261,80 +260,182 @@ def materialize(
         raise _fail("the run failed: see the table above, and the run in the Dagster UI")
 
 
-def _run_campaign_sensor() -> int:
-    """Evaluate the campaign sensor exactly as the daemon does, and run what it requests in this process."""
+def _run_sensor(name: str, selection: Any, title: str) -> int:
+    """Evaluate a sensor exactly as the daemon does, and run what it requests in this process."""
     import dagster as dg
 
     from churn_platform.definitions import defs as lazy_defs
 
     defs = lazy_defs()
     instance = dg.DagsterInstance.get()
-    sensor = defs.resolve_sensor_def("campaign_sensor")
-    context = dg.build_sensor_context(instance=instance, definitions=defs, sensor_name="campaign_sensor")
-    requests = sensor.evaluate_tick(context).run_requests or []
+    sensor = defs.resolve_sensor_def(name)
+    context = dg.build_sensor_context(instance=instance, definitions=defs, sensor_name=name)
+    tick = sensor.evaluate_tick(context)
+    requests = tick.run_requests or []
+    if not requests:
+        console.print(f"[bold]{name}[/]: nothing to launch ({tick.skip_message or 'no request'})")
     for request in requests:
-        console.print(
-            f"[bold]campaign_sensor[/] launches the campaign: {request.tags.get('churn/reason', '')}"
-        )
-        _materialize(
-            dg.AssetSelection.assets("retention_targets", "campaign_sends", "send_ledger_export"),
-            tags=dict(request.tags),
-            title="Campaign run",
-        )
+        console.print(f"[bold]{name}[/] launches a run: {request.tags.get('churn/reason', '')}")
+        _materialize(selection, tags=dict(request.tags), title=title)
     return len(requests)
+
+
+def _run_campaign_sensor() -> int:
+    import dagster as dg
+
+    return _run_sensor(
+        "campaign_sensor",
+        dg.AssetSelection.assets("retention_targets", "campaign_sends", "send_ledger_export"),
+        "Campaign run",
+    )
+
+
+def _views(settings: Settings, host: str, ports: dict[str, int]) -> list[Any]:
+    """The background views (MLflow, Evidently UI, dashboard) to start; a port of 0 leaves one out."""
+    from churn_platform.lib.services import Service
+
+    bin_dir = Path(sys.executable).parent
+    views = []
+    if ports["mlflow"]:
+        from ml.tracking import configure
+
+        configure(settings.mlflow_uri, settings.mlflow_artifacts)  # creates the store on a fresh machine
+        views.append(
+            Service(
+                "MLflow UI",
+                [
+                    str(bin_dir / "mlflow"),
+                    "server",
+                    "--backend-store-uri",
+                    settings.mlflow_uri,
+                    "--default-artifact-root",
+                    settings.mlflow_artifacts.as_uri(),
+                    "--host",
+                    host,
+                    "--port",
+                    str(ports["mlflow"]),
+                    "--workers",
+                    "1",
+                ],
+                f"http://{host}:{ports['mlflow']}",
+                "/health",
+                "runs side by side, the registered model and its champion alias",
+            )
+        )
+    if ports["evidently"]:
+        settings.evidently_workspace.mkdir(parents=True, exist_ok=True)
+        views.append(
+            Service(
+                "Evidently UI",
+                [
+                    str(bin_dir / "evidently"),
+                    "ui",
+                    "--workspace",
+                    str(settings.evidently_workspace),
+                    "--host",
+                    host,
+                    "--port",
+                    str(ports["evidently"]),
+                ],
+                f"http://{host}:{ports['evidently']}",
+                "/",
+                "drift and performance reports, run after run (project 'Churn Platform')",
+            )
+        )
+    if ports["dashboard"]:
+        views.append(
+            Service(
+                "Risk dashboard",
+                [
+                    str(bin_dir / "streamlit"),
+                    "run",
+                    str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"),
+                    "--server.address",
+                    host,
+                    "--server.port",
+                    str(ports["dashboard"]),
+                    "--server.headless",
+                    "true",
+                    "--browser.gatherUsageStats",
+                    "false",
+                ],
+                f"http://{host}:{ports['dashboard']}",
+                "/_stcore/health",
+                "worklist, trends, campaigns, model health (reads published snapshots only)",
+            )
+        )
+    return views
 
 
 @app.command()
 def ui(
-    host: Annotated[str, typer.Option(help="Interface to bind; localhost by default.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Dagster UI port.")] = 3000,
-    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port (0 to not start it).")] = 5000,
+    host: Annotated[str | None, typer.Option(help="Interface to bind; localhost by default.")] = None,
+    port: Annotated[int | None, typer.Option(help="Dagster UI port (default 3000).")] = None,
+    mlflow_port: Annotated[
+        int | None, typer.Option(help="MLflow UI port (default 5000; 0: not started).")
+    ] = None,
+    evidently_port: Annotated[
+        int | None, typer.Option(help="Evidently UI port (default 8000; 0: not started).")
+    ] = None,
+    dashboard_port: Annotated[
+        int | None, typer.Option(help="Risk dashboard port (default 8501; 0: not started).")
+    ] = None,
 ) -> None:
-    """Start the Dagster UI (with the daemon for sensors and schedules) and the MLflow UI; print their addresses."""
+    """Bring up every view: Dagster (with the daemon), MLflow, the Evidently UI and the risk dashboard."""
+    from churn_platform.lib.services import Service, wait_until_up
+
     settings = get_settings()
     _environment(settings)
-    bin_dir = Path(sys.executable).parent
-    mlflow_proc = None
-    if mlflow_port:
-        from ml.tracking import configure
-
-        configure(settings.mlflow_uri, settings.mlflow_artifacts)  # creates the store on a fresh machine
-        mlflow_cmd = [
-            str(bin_dir / "mlflow"), "server", "--backend-store-uri", settings.mlflow_uri,
-            "--default-artifact-root", settings.mlflow_artifacts.as_uri(), "--host", host, "--port", str(mlflow_port),
-            "--workers", "1",
-        ]  # fmt: skip
-        mlflow_proc = subprocess.Popen(mlflow_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        console.print(
-            f"[bold green]MLflow UI:[/]  http://{host}:{mlflow_port}  (runs, registered model, champion alias)"
-        )
-    cmd = [
-        str(bin_dir / "dagster"),
-        "dev",
-        "-w",
-        str(PROJECT_ROOT / "workspace.yaml"),
-        "-h",
-        host,
-        "-p",
-        str(port),
-    ]
-    console.print(
-        f"[bold green]Dagster UI:[/] http://{host}:{port}  (lineage, runs, checks; Ctrl-C stops everything)"
+    host = host or settings.host
+    ports = {
+        "dagster": settings.dagster_port if port is None else port,
+        "mlflow": settings.mlflow_port if mlflow_port is None else mlflow_port,
+        "evidently": settings.evidently_port if evidently_port is None else evidently_port,
+        "dashboard": settings.dashboard_port if dashboard_port is None else dashboard_port,
+    }
+    views = _views(settings, host, ports)
+    dagster = Service(
+        "Dagster UI",
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            str(PROJECT_ROOT / "workspace.yaml"),
+            "-h",
+            host,
+            "-p",
+            str(ports["dagster"]),
+        ],
+        f"http://{host}:{ports['dagster']}",
+        "/server_info",
+        "lineage, runs, checks, sensors and schedules",
     )
+    logs = settings.data_dir / "logs"
+    console.print(f"starting {len(views) + 1} views (logs in {logs}) ...")
     os.chdir(PROJECT_ROOT)
     try:
-        code = subprocess.call(cmd)
+        for view in [*views, dagster]:
+            view.start(logs)
+        status = wait_until_up([*views, dagster])
+        table = Table(title="Churn Platform is up (Ctrl-C stops everything)")
+        for col in ("view", "address", "for"):
+            table.add_column(col)
+        for view in [dagster, *views]:
+            address = view.url if status[view.name] else f"[red]{view.url} (not answering: see its log)[/]"
+            table.add_row(view.name, address, view.purpose)
+        console.print(table)
+        for view in [dagster, *views]:  # plain lines too, for scripts and logs
+            console.print(f"[bold green]{view.name}:[/] {view.url}", highlight=False)
+        code = dagster.process.wait() if dagster.process else 1
+    except KeyboardInterrupt:
+        code = 0
     finally:
-        if mlflow_proc is not None:
-            mlflow_proc.terminate()
-            try:
-                mlflow_proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                mlflow_proc.kill()
+        for view in [dagster, *views]:
+            view.stop()
     raise typer.Exit(code)
 
 
-def _demo_simulation(settings: Settings, advance_months: int | None) -> None:
+def _demo_simulation(settings: Settings, advance_months: int | None, drift: str = "none") -> None:
     """The demo company from the settings: created once, then advanced reading the send ledger."""
     simulate(
         customers=settings.demo_customers,
@@ -346,23 +447,36 @@ def _demo_simulation(settings: Settings, advance_months: int | None) -> None:
         advance_months=advance_months,
         ledger=settings.ledger_export if settings.ledger_export.exists() else None,
         force=False,
+        drift=drift,
+        drift_month=None,
     )
 
 
 @app.command()
 def demo(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Dagster UI port.")] = 3000,
-    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port (0 to not start it).")] = 5000,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default localhost).")] = None,
+    port: Annotated[int | None, typer.Option(help="Dagster UI port (default 3000).")] = None,
+    mlflow_port: Annotated[int | None, typer.Option(help="MLflow UI port (0: not started).")] = None,
+    evidently_port: Annotated[int | None, typer.Option(help="Evidently UI port (0: not started).")] = None,
+    dashboard_port: Annotated[int | None, typer.Option(help="Risk dashboard port (0: not started).")] = None,
+    drift: Annotated[
+        str, typer.Option(help="Behaviour shift in the month the demo advances: outage, price_rise or none.")
+    ] = "outage",
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Stop after materializing.")] = False,
 ) -> None:
-    """The whole platform on its embedded defaults, two periods of the closed loop, then the UIs.
+    """The whole platform on its embedded defaults, two periods of the closed loop, then every view.
 
-    Simulate a company; ingest, build the marts, train, score; the campaign sensor launches the campaign
-    for customers whose tier rose; the simulation advances a month reading the send ledger (treated customers
-    respond); the next period is ingested and scored, its campaign launched, and the first campaign measured.
+    Simulate a company; ingest, build the marts, train, score, monitor; the campaign sensor launches the
+    campaign for customers whose tier rose; the company advances a month reading the send ledger (treated
+    customers respond) with a product outage in it; that month is ingested, scored and monitored, the drift
+    report flags it and the drift sensor launches retraining, which the promotion gate decides; the next
+    campaign is launched, the first one measured, alerts sent and the dashboard published.
     """
     import json
+
+    import dagster as dg
+
+    from churn_platform.defs.monitoring.sensors import RETRAINING
 
     settings = get_settings()
     _environment(settings)
@@ -371,20 +485,25 @@ def demo(
         console.print(f"demo company already simulated in {settings.data_dir} (delete it to start over)")
     else:
         _demo_simulation(settings, advance_months=None)
-    import dagster as dg
-
     before_campaign = dg.AssetSelection.all() - dg.AssetSelection.assets("retention_targets").downstream()
-    if not _materialize(before_campaign, title="Period 1: ingest, marts, models, scores"):
+    if not _materialize(before_campaign, title="Period 1: ingest, marts, models, scores, monitoring"):
         raise _fail("the pipeline failed: see the table above")
     _run_campaign_sensor()
     state = json.loads((settings.ground_truth / "state" / "meta.json").read_text())
     if state["next_month"] <= settings.demo_months:
-        console.print("[bold]advancing the company one month[/]: treated customers respond to their campaign")
-        _demo_simulation(settings, advance_months=1)
-        # the new month is ingested and scored by the current champion; retraining is monthly, not per batch
+        shift = f" with a simulated {drift.replace('_', ' ')}" if drift != "none" else ""
+        console.print(
+            f"[bold]advancing the company one month{shift}[/]: treated customers respond to their campaign"
+        )
+        _demo_simulation(settings, advance_months=1, drift=drift)
+        # the new month is ingested, scored by the current champion and monitored; retraining is not per batch:
+        # the monthly schedule or the drift sensor launches it
         training = dg.AssetSelection.assets("churn_model_candidates", "champion_model")
-        if not _materialize(before_campaign - training, title="Period 2: the next month ingested and scored"):
+        if not _materialize(
+            before_campaign - training, title="Period 2: the next month ingested, scored and monitored"
+        ):
             raise _fail("the pipeline failed: see the table above")
+        _run_sensor("drift_retraining_sensor", RETRAINING, "Retraining launched by the drift sensor")
         _run_campaign_sensor()
         _materialize(
             dg.AssetSelection.assets("campaign_outcomes", "uplift_model"),
@@ -393,7 +512,13 @@ def demo(
     outbox = sorted(settings.outbox.glob("*.eml")) if settings.outbox.exists() else []
     console.print(f"outbox: {len(outbox)} messages in {settings.outbox}")
     if not no_ui:
-        ui(host=host, port=port, mlflow_port=mlflow_port)
+        ui(
+            host=host,
+            port=port,
+            mlflow_port=mlflow_port,
+            evidently_port=evidently_port,
+            dashboard_port=dashboard_port,
+        )
 
 
 def main() -> None:  # pragma: no cover - console entry point

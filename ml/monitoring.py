@@ -304,8 +304,12 @@ def model_performance(
         )
         return Dataset.from_pandas(data, data_definition=definition)
 
+    # precision and recall where the business acts: the top decile of the reference scores, not 0.5
+    threshold = float(np.quantile(reference[PROBABILITY].astype(float), 0.9))
     snapshot = Report(
-        [ClassificationPreset()], tags=[MODEL_PERFORMANCE], metadata={"report": MODEL_PERFORMANCE}
+        [ClassificationPreset(probas_threshold=threshold)],
+        tags=[MODEL_PERFORMANCE],
+        metadata={"report": MODEL_PERFORMANCE},
     ).run(
         dataset(current), dataset(reference), name=f"Model performance: {current_label} vs {reference_label}"
     )

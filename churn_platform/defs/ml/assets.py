@@ -175,14 +175,16 @@ def churn_scores(
     deps=[churn_scores],
     group_name="ml",
     kinds={"duckdb"},
-    description="Customers whose risk tier changed since the previous scoring run (up, down, new). "
-    "Table ml.risk_tier_changes; the campaign sensor reads it.",
+    description="Customers whose risk tier changed since the previous snapshot (up, down, new): the latest "
+    "scoring run of this snapshot against the latest of the one before, so re-scoring a month with a retrained "
+    "model never reads as a change. Table ml.risk_tier_changes; the campaign sensor reads it.",
 )
 def risk_tier_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     history = read_table(
         warehouse.path_obj,
-        "select * from ml.churn_score_history where scored_at in "
-        "(select distinct scored_at from ml.churn_score_history order by scored_at desc limit 2)",
+        "with runs as (select snapshot_date, max(scored_at) as scored_at from ml.churn_score_history "
+        "group by snapshot_date order by snapshot_date desc limit 2) "
+        "select * from ml.churn_score_history where scored_at in (select scored_at from runs)",
     )
     runs = sorted(history["scored_at"].unique())
     current = history[history["scored_at"] == runs[-1]]

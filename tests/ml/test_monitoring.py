@@ -1,0 +1,170 @@
+"""Evidently monitoring as plain functions: drift found where the data moved and not where it did not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from churn_platform.lib.monitoring import retraining_request
+from ml.monitoring import (
+    FEATURE_DRIFT,
+    MODEL_PERFORMANCE,
+    PREDICTION_DRIFT,
+    add_to_workspace,
+    feature_drift,
+    model_performance,
+    prediction_drift,
+    project_id,
+    retraining_reasons,
+    save_html,
+)
+from ml.policy import MonitoringPolicy
+
+POLICY = MonitoringPolicy()
+
+
+def _customers(n: int, seed: int, usage_scale: float = 1.0, price_scale: float = 1.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "logins_30d": rng.poisson(20 * usage_scale, n).astype(float),
+            "events_30d": rng.poisson(120 * usage_scale, n).astype(float),
+            "session_seconds_30d": rng.gamma(2.0, 900 * usage_scale, n),
+            "tickets_30d": rng.poisson(0.3 / usage_scale, n).astype(float),
+            "mrr": rng.lognormal(np.log(300 * price_scale), 0.6, n),
+            "tenure_days": rng.integers(30, 900, n).astype(float),
+            "plan": rng.choice(["basic", "pro", "enterprise"], n, p=[0.5, 0.35, 0.15]),
+            "segment": rng.choice(["smb", "mid", "ent"], n, p=[0.6, 0.3, 0.1]),
+        }
+    )
+
+
+NUMERIC = ["logins_30d", "events_30d", "session_seconds_30d", "tickets_30d", "mrr", "tenure_days"]
+CATEGORICAL = ["plan", "segment"]
+
+
+def test_no_drift_between_two_samples_of_the_same_population() -> None:
+    result = feature_drift(_customers(6000, 1), _customers(2000, 2), NUMERIC, CATEGORICAL, POLICY)
+    assert result.drifted_columns == 0
+    assert not result.dataset_drift
+    assert result.retraining_reasons(POLICY) == []
+    assert set(result.column_drift["column"]) == set(NUMERIC + CATEGORICAL)
+
+
+def test_an_outage_drifts_the_usage_features_and_calls_for_retraining() -> None:
+    result = feature_drift(
+        _customers(6000, 1), _customers(2000, 2, usage_scale=0.4), NUMERIC, CATEGORICAL, POLICY
+    )
+    drifted = set(result.column_drift.loc[result.column_drift["drifted"], "column"])
+    assert {"logins_30d", "events_30d", "session_seconds_30d"} <= drifted
+    assert "plan" not in drifted
+    assert "tenure_days" not in drifted
+    assert result.dataset_drift
+    assert result.drift_share == pytest.approx(len(drifted) / 8)
+    assert "features drifted" in result.retraining_reasons(POLICY)[0]
+
+
+def test_a_price_rise_drifts_mrr_only() -> None:
+    result = feature_drift(
+        _customers(6000, 1), _customers(2000, 2, price_scale=1.6), NUMERIC, CATEGORICAL, POLICY
+    )
+    assert list(result.column_drift.loc[result.column_drift["drifted"], "column"]) == ["mrr"]
+    assert not result.dataset_drift  # 1 of 8 features is below the 20% share
+
+
+def test_feature_drift_names_missing_columns() -> None:
+    with pytest.raises(ValueError, match="tickets_30d"):
+        feature_drift(
+            _customers(100, 1).drop(columns=["tickets_30d"]), _customers(100, 2), NUMERIC, [], POLICY
+        )
+
+
+def test_prediction_drift_follows_the_scores() -> None:
+    rng = np.random.default_rng(3)
+    reference = pd.Series(rng.beta(1, 20, 5000))
+    same = prediction_drift(reference, pd.Series(rng.beta(1, 20, 2000)), POLICY)
+    moved = prediction_drift(reference, pd.Series(rng.beta(3, 12, 2000)), POLICY)
+    assert not same.dataset_drift
+    assert same.retraining_reasons(POLICY) == []
+    assert moved.dataset_drift
+    assert "predictions drifted" in moved.retraining_reasons(POLICY)[0]
+
+
+def _labelled(n: int, seed: int, signal: float) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    y = rng.random(n) < 0.1
+    p = np.clip(0.1 + signal * (y - 0.1) + rng.normal(0, 0.08, n), 0.001, 0.999)
+    return pd.DataFrame({"churned": y.astype(int), "churn_probability": p})
+
+
+def test_performance_report_flags_a_model_that_stopped_working() -> None:
+    reference = _labelled(3000, 4, signal=0.3)
+    healthy = model_performance(reference, _labelled(3000, 5, signal=0.3), POLICY)
+    decayed = model_performance(reference, _labelled(3000, 6, signal=0.02), POLICY)
+    assert healthy.roc_auc > 0.9
+    assert healthy.retraining_reasons(POLICY) == []
+    assert decayed.roc_auc < 0.7
+    reasons = decayed.retraining_reasons(POLICY)
+    assert any("< 0.7" in r for r in reasons)
+    assert any("fell" in r for r in reasons)
+
+
+def test_performance_needs_both_classes() -> None:
+    frame = _labelled(200, 7, 0.3).assign(churned=0)
+    with pytest.raises(ValueError, match="churners and stayers"):
+        model_performance(_labelled(200, 8, 0.3), frame, POLICY)
+
+
+def test_reports_are_saved_and_accumulate_in_the_workspace(tmp_path: Path) -> None:
+    first = feature_drift(_customers(500, 1), _customers(500, 2), NUMERIC, CATEGORICAL, POLICY)
+    second = feature_drift(
+        _customers(500, 1), _customers(500, 3, usage_scale=0.4), NUMERIC, CATEGORICAL, POLICY
+    )
+    html = save_html(first, tmp_path / "reports")
+    assert html.exists()
+    assert "<html" in html.read_text()[:2000].lower()
+    assert (tmp_path / "reports" / f"{FEATURE_DRIFT}-latest.html").exists()
+    ids = [add_to_workspace(r, tmp_path / "ws") for r in (first, second)]
+    assert len(set(ids)) == 2
+    from evidently.ui.workspace import Workspace
+
+    workspace = Workspace(str(tmp_path / "ws"))
+    project = project_id(tmp_path / "ws")
+    assert project is not None
+    assert len(workspace.list_runs(project)) == 2
+    assert len(workspace.list_projects()) == 1  # the second run found the project, not a new one
+
+
+def test_thresholds_come_from_the_policy() -> None:
+    summary = {"report": FEATURE_DRIFT, "drift_share": 0.25, "drifted_columns": 6, "columns": 24}
+    assert retraining_reasons(summary, MonitoringPolicy(drift_share=0.2))
+    assert not retraining_reasons(summary, MonitoringPolicy(drift_share=0.3))
+    perf = {"report": MODEL_PERFORMANCE, "roc_auc": 0.80, "reference_roc_auc": 0.82}
+    assert not retraining_reasons(perf, MonitoringPolicy(max_roc_auc_drop=0.03))
+    assert retraining_reasons(perf, MonitoringPolicy(max_roc_auc_drop=0.01))
+    pred = {"report": PREDICTION_DRIFT, "drift_share": 0.05}
+    assert not retraining_reasons(pred, POLICY)
+    assert retraining_reasons(pred, MonitoringPolicy(prediction_drift_threshold=0.04))
+
+
+def test_one_retraining_per_data_snapshot() -> None:
+    calm = {
+        "report": FEATURE_DRIFT,
+        "drift_share": 0.0,
+        "drifted_columns": 0,
+        "columns": 24,
+        "data_snapshot": "2026-02-01",
+    }
+    drift = {**calm, "drift_share": 0.5, "drifted_columns": 12}
+    assert retraining_request([calm], POLICY) is None
+    first = retraining_request([calm, drift], POLICY)
+    again = retraining_request([drift], POLICY)
+    assert first is not None
+    assert again is not None
+    assert first.run_key == again.run_key == "retrain-2026-02-01"
+    later = retraining_request([{**drift, "data_snapshot": "2026-03-01"}], POLICY)
+    assert later is not None
+    assert later.run_key != first.run_key
