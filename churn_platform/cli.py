@@ -54,6 +54,19 @@ def simulate(
         typer.Option(help="Send ledger (Parquet/CSV) whose customers respond to their treatment."),
     ] = None,
     force: Annotated[bool, typer.Option(help="Delete an existing simulation in OUT first.")] = False,
+    drift: Annotated[
+        str,
+        typer.Option(
+            help="Simulated drift: none, price_rise (MRR +25% for good, churn reacts) or outage (one month of "
+            "low usage and many tickets). An advance without it keeps the saved company's drift."
+        ),
+    ] = "none",
+    drift_month: Annotated[
+        int | None,
+        typer.Option(
+            help="Month index (0 = START) the drift begins; default: the first advanced month, or the last month."
+        ),
+    ] = None,
 ) -> None:
     """Simulate a subscription company: landing files in the data contract, plus the ground truth."""
     from pydantic import ValidationError
@@ -78,6 +91,8 @@ def simulate(
             ground_truth=truth,
             file_format=file_format,
             ledger=ledger or (default_ledger if default_ledger.exists() else None),
+            drift=drift,
+            drift_month=drift_month,
         )
     except (ValidationError, ValueError) as exc:
         raise _fail(str(exc)) from exc

@@ -6,7 +6,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from churn_platform.simulate.drift import DriftKind
 
 # Customers are simulated in fixed-size chunks; the chunk size is part of the random streams, so it is a
 # constant (not a tuning knob) to keep output identical whatever the machine.
@@ -27,6 +29,15 @@ class SimulationConfig(BaseModel):
     file_format: Literal["parquet", "csv"] = "parquet"
     new_customer_share: float = Field(default=0.3, ge=0.0, le=0.95)
     ledger: Path | None = None
+    drift: DriftKind = Field(
+        default="none", description="Shift customer behaviour from drift_month: price_rise or outage."
+    )
+    drift_month: int | None = Field(
+        default=None,
+        ge=0,
+        description="Month index (from start) the drift begins; default: the first month an advance simulates, "
+        "or the last month of a new company.",
+    )
 
     @field_validator("start")
     @classmethod
@@ -34,3 +45,9 @@ class SimulationConfig(BaseModel):
         if value.day != 1:
             raise ValueError(f"start must be the first day of a month, got {value.isoformat()}")
         return value
+
+    @model_validator(mode="after")
+    def _drift_month_needs_drift(self) -> SimulationConfig:
+        if self.drift == "none" and self.drift_month is not None:
+            raise ValueError("drift_month is set but drift is 'none': choose drift 'price_rise' or 'outage'")
+        return self

@@ -39,6 +39,7 @@ from churn_platform.contract import (
     TICKET_PRIORITIES,
 )
 from churn_platform.simulate.config import CHUNK_SIZE, SimulationConfig
+from churn_platform.simulate.drift import OUTAGE, PRICE_RISE, TICKET_CATEGORY_P, Drift
 from churn_platform.simulate.writers import BatchWriter, make_ids, to_table
 
 DAY_US = 86_400 * 1_000_000
@@ -177,6 +178,8 @@ class State:
     counters: dict[str, int] = field(default_factory=dict)
     open_tickets: pa.Table | None = None  # tickets not resolved by the last batch cut
     open_invoices: pa.Table | None = None  # invoices not settled by the last batch cut
+    drift: Drift | None = None  # the simulated-drift scenario, kept so a continuation stays in its regime
+    list_price_factor: float = 1.0  # list price multiplier after price rises, paid by later signups
 
     @property
     def n(self) -> int:
@@ -308,8 +311,16 @@ def _plan_signups(state: State, config: SimulationConfig, months: range, total: 
         _add_customers(state, rng, days, existing=False)
 
 
-def churn_probability(a: dict[str, np.ndarray], month_start: dt.date, rng: np.random.Generator) -> np.ndarray:
-    """True probability of churning within the month, from what was observable before it began."""
+def churn_probability(
+    a: dict[str, np.ndarray],
+    month_start: dt.date,
+    rng: np.random.Generator,
+    extra_logit: np.ndarray | None = None,
+) -> np.ndarray:
+    """True probability of churning within the month, from what was observable before it began.
+
+    ``extra_logit`` adds log-odds that no landing file explains (a simulated drift's reaction to a price rise).
+    """
     h = HAZARD
     day0 = _days(month_start)
     tenure_m = (day0 - a["signup_day"]) / 30.4
@@ -339,6 +350,8 @@ def churn_probability(a: dict[str, np.ndarray], month_start: dt.date, rng: np.ra
     price = np.log(a["mrr"] / (PLAN_PRICE[a["plan"]] * SEAT_MEDIAN[a["segment"]]))
     logit = logit + h["price_above_list"] * price
     logit = logit + h["january"] * (month_start.month == 1)
+    if extra_logit is not None:
+        logit = logit + extra_logit
     logit = logit + rng.normal(0, h["noise_sd"], size=len(logit))
     return 1.0 / (1.0 + np.exp(-logit))
 
@@ -407,11 +420,14 @@ class Simulator:
         cut_us = d1 * DAY_US
         rng = _rng(seed, m + 1, 10)
 
+        # 0. a simulated price rise takes effect on the first day of its month
+        repriced = self._raise_prices(m, d0)
+
         # 1. who is at risk this month, and their true churn probability
         at_risk = np.flatnonzero((a["status"] == 1) & (a["signup_day"] < d0))
         self._open_item_features(d0)
         sub = {k: v[at_risk] for k, v in a.items()}
-        p_untreated = churn_probability(sub, month_start, rng)
+        p_untreated = churn_probability(sub, month_start, rng, self._drift_reaction(m, sub))
         treatment = self._treatments(at_risk, month_start)
         tau = np.zeros(len(at_risk))
         treated = treatment >= 0
@@ -428,6 +444,8 @@ class Simulator:
         # 2. signups of the month become active from their signup day
         new_idx = np.flatnonzero((a["status"] == 0) & (a["signup_day"] >= d0) & (a["signup_day"] < d1))
         a["status"][new_idx] = 1
+        if st.list_price_factor != 1.0:
+            a["mrr"][new_idx] = np.round(a["mrr"][new_idx] * st.list_price_factor, 2)
 
         # 3. health evolves: mean reversion, a chance to start or stop disengaging, noise
         active = np.flatnonzero(a["status"] == 1)
@@ -453,12 +471,59 @@ class Simulator:
         self._tickets(w)
         self._nps(w)
         self._invoices(w)
-        self._subscriptions_and_accounts(m, active, new_idx, churn_idx, d0, d1, writer)
+        self._subscriptions_and_accounts(m, active, new_idx, churn_idx, d0, d1, writer, repriced)
 
         a["status"][churn_idx] = 2
         st.next_month = m + 1
         rows = writer.close()
         return MonthResult(batch_date, rows, len(at_risk), len(churn_idx), int(treated.sum()))
+
+    # ------------------------------------------------------------------ simulated drift
+    def _raise_prices(self, m: int, d0: int) -> dict[str, np.ndarray] | None:
+        """Apply a price rise starting this month: raise every active customer's MRR for good.
+
+        Each running subscription period ends the day before and a new one (change_type ``new``: new terms,
+        same plan) opens at the raised MRR, so the pipeline sees the old MRR up to the rise and the new one
+        after it. Returns the closing rows of the old periods for this month's subscriptions file.
+        """
+        st, a = self.state, self.state.arrays
+        if st.drift is None or not st.drift.price_rise_at(m):
+            return None
+        idx = np.flatnonzero(a["status"] == 1)
+        old = {
+            "seq": a["sub_seq"][idx].copy(),
+            "idx": idx,
+            "plan": a["plan"][idx].copy(),
+            "mrr": a["mrr"][idx].copy(),
+            "kind": a["sub_kind"][idx].copy(),
+            "start": a["sub_start_day"][idx].copy(),
+            "end": np.full(len(idx), d0 - 1),
+            "cancel": np.full(len(idx), -1),
+            "upd": np.full(len(idx), d0),
+        }
+        factor = float(PRICE_RISE["factor"])
+        a["mrr"][idx] = np.round(a["mrr"][idx] * factor, 2)
+        a["sub_seq"][idx] = st.next_ids("subscription", len(idx))
+        a["sub_start_day"][idx] = d0
+        a["sub_kind"][idx] = 0
+        st.list_price_factor *= factor
+        return old
+
+    def _drift_reaction(self, m: int, sub: dict[str, np.ndarray]) -> np.ndarray | None:
+        """Extra churn log-odds of the at-risk customers this month from a price rise, None without one."""
+        drift = self.state.drift
+        if drift is None:
+            return None
+        rise_day = _days(_month_start(self.state.start, drift.month))
+        return drift.reaction_logit(m, sub["segment"], sub["signup_day"], rise_day)
+
+    def _health(self, m: int, idx: np.ndarray) -> np.ndarray:
+        """The month's health of these customers: their own, lowered for everyone during an outage."""
+        health = self.state.arrays["health"][idx]
+        drift = self.state.drift
+        if drift is None or not drift.outage_at(m):
+            return health
+        return health + drift.health_shock(m)
 
     # ------------------------------------------------------------------ pieces
     def _treatments(self, at_risk: np.ndarray, month_start: dt.date) -> np.ndarray:
@@ -513,7 +578,7 @@ class Simulator:
             idx = active[lo : lo + CHUNK_SIZE]
             wl, wh = win_lo[lo : lo + CHUNK_SIZE], win_hi[lo : lo + CHUNK_SIZE]
             frac = (wh - wl) / length
-            lam = a["base_rate"][idx] * np.exp(a["health"][idx]) * frac
+            lam = a["base_rate"][idx] * np.exp(self._health(m, idx)) * frac
             counts = rng.poisson(lam[:, None] * TYPE_SHARE[None, :])  # (k, 3)
             total = counts.sum(axis=1)
             a["events_m1"][idx] = total / np.maximum(frac, 1e-9) * (frac > 0)
@@ -561,10 +626,13 @@ class Simulator:
         rng = _rng(st.seed, m + 1, 30)
         a["escalations_m1"][:] = 0
         frac = (win_hi - win_lo) / 30.0
-        health = a["health"][active]
+        health = self._health(m, active)
+        outage = st.drift is not None and st.drift.outage_at(m)
         rate = (
             0.10 + 0.05 * a["segment"][active] + 0.25 * (health < -0.5) + 0.2 * a["declining"][active]
         ) * frac
+        if outage:
+            rate = rate + OUTAGE["tickets"] * frac
         counts = rng.poisson(rate)
         owner = np.repeat(active, counts)
         k = len(owner)
@@ -572,8 +640,9 @@ class Simulator:
         rel_hi = np.repeat(win_hi, counts)
         opened = (d0 + rel_lo) * DAY_US + (rng.random(k) * (rel_hi - rel_lo) * DAY_US).astype(np.int64)
         priority = rng.choice(4, size=k, p=[0.3, 0.45, 0.18, 0.07])
-        category = rng.choice(5, size=k, p=[0.15, 0.3, 0.3, 0.15, 0.1])
-        escalated = rng.random(k) < 0.06 + 0.25 * (priority == 3) + 0.08 * (a["health"][owner] < -1)
+        category = rng.choice(5, size=k, p=OUTAGE["category_p"] if outage else TICKET_CATEGORY_P)
+        escalate_p = 0.06 + 0.25 * (priority == 3) + 0.08 * (self._health(m, owner) < -1)
+        escalated = rng.random(k) < (escalate_p + OUTAGE["escalation"] if outage else escalate_p)
         hours = rng.lognormal(np.log(np.array([48.0, 30.0, 12.0, 5.0])[priority]), 1.0)
         stuck = rng.random(k) < 0.08 + 0.1 * escalated
         hours = np.where(stuck, rng.uniform(15 * 24, 90 * 24, size=k), hours)
@@ -640,7 +709,7 @@ class Simulator:
         asked = (rng.random(len(active)) < 0.1) & (win_hi > win_lo)
         idx = active[asked]
         k = len(idx)
-        score = 8.0 + 1.6 * a["health"][idx] - 1.2 * (a["_open_tickets"][idx] > 0) + rng.normal(0, 1.5, k)
+        score = 8.0 + 1.6 * self._health(m, idx) - 1.2 * (a["_open_tickets"][idx] > 0) + rng.normal(0, 1.5, k)
         score = np.clip(np.round(score), 0, 10).astype(np.int64)
         day = d0 + win_lo[asked] + (rng.random(k) * (win_hi - win_lo)[asked]).astype(np.int64)
         band = np.where(score <= 6, 0, np.where(score <= 8, 1, 2))
@@ -759,6 +828,7 @@ class Simulator:
         d0: int,
         d1: int,
         writer: BatchWriter,
+        repriced: dict[str, np.ndarray] | None = None,
     ) -> None:
         a, st = self.state.arrays, self.state
         rng = _rng(st.seed, m + 1, 60)
@@ -807,6 +877,10 @@ class Simulator:
         if m == 0:
             existing = np.flatnonzero((a["status"] >= 1) & (a["signup_day"] < d0))
             opened_idx = np.concatenate([existing, opened_idx])
+        if repriced is not None:
+            # a price rise closed every running period on the day before and opened one at the new MRR
+            opened_idx = np.concatenate([opened_idx, repriced["idx"]])
+            closed = {k: np.concatenate([closed[k], repriced[k]]) for k in closed}
         opened_idx = np.setdiff1d(opened_idx, close_idx[len(changed) :], assume_unique=False)
         opened = {
             "seq": a["sub_seq"][opened_idx],
@@ -948,6 +1022,11 @@ def save_state(state: State, folder: Path) -> None:
         "signups_per_month": state.signups_per_month,
         "counters": state.counters,
     }
+    # only written with a drift, so a company without one keeps the files it always had
+    if state.drift is not None:
+        meta["drift"] = state.drift.to_json()
+    if state.list_price_factor != 1.0:
+        meta["list_price_factor"] = state.list_price_factor
     (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
 
 
@@ -968,6 +1047,8 @@ def load_state(folder: Path) -> State:
         next_month=meta["next_month"],
         signups_per_month=meta["signups_per_month"],
         counters={k: int(v) for k, v in meta["counters"].items()},
+        drift=Drift.from_json(meta.get("drift")),
+        list_price_factor=float(meta.get("list_price_factor", 1.0)),
     )
     for name in ("open_tickets", "open_invoices"):
         path = folder / f"{name}.parquet"
@@ -989,15 +1070,19 @@ class SimulationSummary:
     oracle_auc: float | None
     churn_rate: float
     rows: dict[str, int]
+    drift: dict[str, Any] | None = None  # kind, month and batch_date of a simulated drift
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "customers_total": self.customers_total,
             "oracle_auc": self.oracle_auc,
             "monthly_churn_rate": self.churn_rate,
             "rows": self.rows,
             "batches": [m.batch_date for m in self.months],
         }
+        if self.drift is not None:
+            out["drift"] = self.drift
+        return out
 
 
 def oracle_auc(ground_truth: Path) -> float | None:
@@ -1037,6 +1122,7 @@ def simulate(
         months = range(state.next_month, state.next_month + advance_months)
         _plan_signups(state, config, months, total=None)
         _write_customer_truth(state, config.ground_truth)
+    state.drift = _drift_scenario(config, state, months, advancing=advance_months is not None)
     sim = Simulator(config, state)
     results = []
     for i, m in enumerate(months):
@@ -1058,9 +1144,39 @@ def simulate(
         oracle_auc=oracle_auc(config.ground_truth),
         churn_rate=sum(r.churned for r in results) / max(at_risk, 1),
         rows=rows,
+        drift=_drift_summary(state),
     )
     (config.ground_truth / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, sort_keys=True))
     return summary
+
+
+def _drift_scenario(config: SimulationConfig, state: State, months: range, advancing: bool) -> Drift | None:
+    """The drift regime of this run: the one asked for, else the saved one (a continuation keeps its regime).
+
+    A requested drift must begin within the months this run simulates, so a typo never silently does nothing;
+    without ``drift_month`` it begins at the first month of an advance, or the last month of a new company.
+    """
+    if config.drift == "none":
+        return state.drift
+    if config.drift_month is None:
+        month = months.start if advancing else months.stop - 1
+    else:
+        month = config.drift_month
+    if month not in months:
+        raise ValueError(
+            f"drift_month {month} is outside the months this run simulates ({months.start} to {months.stop - 1}, "
+            f"batches {_month_start(state.start, months.start + 1)} to {_month_start(state.start, months.stop)}); "
+            "months count from 0 at the company's start"
+        )
+    return Drift(kind=config.drift, month=month)
+
+
+def _drift_summary(state: State) -> dict[str, Any] | None:
+    """The scenario as recorded in summary.json: kind, month index, and the landing batch it first shows in."""
+    if state.drift is None:
+        return None
+    batch = _month_start(state.start, state.drift.month + 1)
+    return {**state.drift.to_json(), "batch_date": batch.isoformat()}
 
 
 def _write_customer_truth(state: State, folder: Path) -> None:

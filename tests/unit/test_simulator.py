@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
 
 import duckdb
@@ -14,7 +15,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from churn_platform.cli import app
 from churn_platform.contract import SOURCES
 from churn_platform.lib.landing import discover
 from churn_platform.simulate.config import SimulationConfig
@@ -284,3 +287,205 @@ def test_clear_errors(tmp_path: Path) -> None:
     simulate(config)
     with pytest.raises(FileExistsError, match="not empty"):
         simulate(config)
+
+
+# ---------------------------------------------------------------------- simulated drift
+
+DRIFT_MONTH = 4  # May 2025: ground-truth snapshot 2025-05-01, landing batch 2025-06-01
+
+
+@pytest.fixture(scope="module")
+def drift_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SimulationSummary]:
+    """One company (1,500 accounts, 6 months, same seed) without drift, with a price rise, with an outage."""
+    root = tmp_path_factory.mktemp("drift")
+    size: dict[str, object] = {"customers": 1500, "months": 6, "seed": 3}
+    return {
+        "none": make_company(root / "none", **size),  # type: ignore[arg-type]
+        "price_rise": make_company(root / "rise", **size, drift="price_rise", drift_month=DRIFT_MONTH),  # type: ignore[arg-type]
+        "outage": make_company(root / "outage", **size, drift="outage", drift_month=DRIFT_MONTH),  # type: ignore[arg-type]
+    }
+
+
+def _batch(summary: SimulationSummary, source: str, batch: str) -> pd.DataFrame:
+    return pd.read_parquet(summary.landing / source / batch)
+
+
+def _truth(summary: SimulationSummary, snapshot: str) -> pd.DataFrame:
+    return pd.read_parquet(summary.ground_truth / "monthly" / f"{snapshot}.parquet")
+
+
+def _issued_in_month(summary: SimulationSummary, batch: str) -> pd.Series:
+    """Invoice amounts issued in the month a batch covers (re-delivered older invoices left out)."""
+    inv = _batch(summary, "invoices", batch)
+    month_start = (pd.Timestamp(batch) - pd.DateOffset(months=1)).date()
+    return inv.loc[inv["issued_date"] >= month_start].set_index("customer_id")["amount"]
+
+
+def _events_per_customer(summary: SimulationSummary, snapshot: str, batch: str) -> float:
+    events = duckdb.sql(
+        f"select count(*) from read_parquet('{summary.landing}/usage_events/{batch}/*.parquet')"
+    ).fetchall()[0][0]
+    return float(events) / len(_truth(summary, snapshot))
+
+
+def _tickets_opened(summary: SimulationSummary, batch: str) -> pd.DataFrame:
+    tickets = _batch(summary, "support_tickets", batch)
+    month_start = pd.Timestamp(batch) - pd.DateOffset(months=1)
+    return tickets.loc[tickets["opened_at"] >= month_start]
+
+
+def test_a_price_rise_raises_mrr_for_good_and_customers_react(
+    drift_runs: dict[str, SimulationSummary],
+) -> None:
+    none, rise = drift_runs["none"], drift_runs["price_rise"]
+    # invoices: the mean amount of the drift batch vs the batch before, against the same company without drift
+    ratio_rise = _issued_in_month(rise, "2025-06-01").mean() / _issued_in_month(rise, "2025-05-01").mean()
+    ratio_none = _issued_in_month(none, "2025-06-01").mean() / _issued_in_month(none, "2025-05-01").mean()
+    assert ratio_rise / ratio_none == pytest.approx(1.25, abs=0.04)
+    per_customer = _issued_in_month(rise, "2025-06-01") / _issued_in_month(rise, "2025-05-01")
+    assert per_customer.dropna().median() == pytest.approx(1.25, abs=0.005)
+    # subscriptions: each running period ends the day before the rise, a new one opens at the raised MRR
+    subs = _batch(rise, "subscriptions", "2025-06-01")
+    ended = subs[(subs["end_date"] == dt.date(2025, 4, 30)) & subs["cancel_date"].isna()].set_index(
+        "customer_id"
+    )
+    opened = subs[(subs["start_date"] == dt.date(2025, 5, 1)) & (subs["change_type"] == "new")]
+    repriced = opened.set_index("customer_id")["mrr"] / ended["mrr"]
+    assert len(repriced.dropna()) >= 0.9 * len(_truth(rise, "2025-05-01"))
+    assert repriced.dropna().median() == pytest.approx(1.25, abs=0.005)
+
+    # later signups pay the raised list price (same customers, same traits in both runs)
+    def first_mrr(summary: SimulationSummary) -> pd.Series:
+        s = duckdb.sql(
+            f"""select customer_id, mrr from read_parquet('{summary.landing}/subscriptions/*/*.parquet')
+            where start_date > date '2025-05-01' and change_type = 'new'
+            qualify row_number() over (partition by subscription_id order by updated_at desc) = 1"""
+        ).df()
+        return s.set_index("customer_id")["mrr"]
+
+    signups = (first_mrr(rise) / first_mrr(none)).dropna()
+    assert len(signups) > 50
+    assert signups.median() == pytest.approx(1.25, abs=0.005)
+    # customers react: churn rises in the month of the rise, less so in the month after
+    for snapshot, lift in (("2025-05-01", 1.5), ("2025-06-01", 1.1)):
+        with_rise, without = _truth(rise, snapshot), _truth(none, snapshot)
+        assert with_rise["true_churn_prob"].mean() > lift * without["true_churn_prob"].mean(), snapshot
+        assert with_rise["churned"].mean() > without["churned"].mean(), snapshot
+
+
+def test_an_outage_cuts_usage_raises_tickets_and_next_month_churn(
+    drift_runs: dict[str, SimulationSummary],
+) -> None:
+    none, out = drift_runs["none"], drift_runs["outage"]
+    usage_out = _events_per_customer(out, "2025-05-01", "2025-06-01")
+    assert usage_out < 0.7 * _events_per_customer(none, "2025-05-01", "2025-06-01")
+    assert usage_out < 0.7 * _events_per_customer(out, "2025-04-01", "2025-05-01")
+    # one month only: usage comes back the month after
+    assert _events_per_customer(out, "2025-06-01", "2025-07-01") > 0.85 * _events_per_customer(
+        none, "2025-06-01", "2025-07-01"
+    )
+    tickets_out, tickets_none = _tickets_opened(out, "2025-06-01"), _tickets_opened(none, "2025-06-01")
+    assert len(tickets_out) > 1.5 * len(tickets_none)
+    assert tickets_out["escalated"].sum() > 1.5 * tickets_none["escalated"].sum()
+    # churn follows the month after, through the observable usage and ticket terms
+    assert _truth(out, "2025-05-01")["true_churn_prob"].mean() == pytest.approx(
+        _truth(none, "2025-05-01")["true_churn_prob"].mean(), rel=1e-9
+    )
+    after_out, after_none = _truth(out, "2025-06-01"), _truth(none, "2025-06-01")
+    assert after_out["true_churn_prob"].mean() > 1.5 * after_none["true_churn_prob"].mean()
+    assert after_out["churned"].mean() > 1.5 * after_none["churned"].mean()
+
+
+def test_drift_changes_nothing_before_it_begins_and_none_changes_nothing(
+    tmp_path: Path, drift_runs: dict[str, SimulationSummary]
+) -> None:
+    none = drift_runs["none"]
+    explicit = make_company(tmp_path / "explicit", customers=1500, months=6, seed=3, drift="none")
+    assert _digest(explicit.landing) == _digest(none.landing)
+    assert _digest(explicit.ground_truth) == _digest(none.ground_truth)
+    assert "drift" not in json.loads((none.ground_truth / "state" / "meta.json").read_text())
+    assert "drift" not in json.loads((none.ground_truth / "summary.json").read_text())
+    before = [f"/{b}/" for b in ("2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01")]
+    plain = _digest(none.landing)
+    shifted = {"price_rise": {"invoices", "subscriptions"}, "outage": {"usage_events", "support_tickets"}}
+    for kind, sources in shifted.items():
+        drifted = _digest(drift_runs[kind].landing)
+        same = {k: v for k, v in plain.items() if any(b in f"/{k}" for b in before)}
+        assert len(same) > 20
+        assert {k: drifted[k] for k in same} == same, kind
+        changed = {k.split("/")[0] for k, v in plain.items() if "/2025-06-01/" in f"/{k}" and drifted[k] != v}
+        assert sources <= changed, kind
+        summary = json.loads((drift_runs[kind].ground_truth / "summary.json").read_text())
+        assert summary["drift"] == {"kind": kind, "month": DRIFT_MONTH, "batch_date": "2025-06-01"}
+
+
+def test_advancing_with_a_drift_applies_it_and_later_advances_keep_the_regime(tmp_path: Path) -> None:
+    base = make_company(tmp_path / "base", customers=800, months=3, seed=5)
+    rise = make_company(tmp_path / "rise", customers=800, months=3, seed=5)
+
+    def config(summary: SimulationSummary, **kw: object) -> SimulationConfig:
+        return SimulationConfig(
+            customers=800,
+            start=dt.date(2025, 1, 1),
+            months=3,
+            seed=5,
+            landing=summary.landing,
+            ground_truth=summary.ground_truth,
+            **kw,
+        )
+
+    expected = {"kind": "price_rise", "month": 3, "batch_date": "2025-05-01"}
+    simulate(config(base), advance_months=1)
+    assert simulate(config(rise, drift="price_rise"), advance_months=1).drift == expected
+    meta = json.loads((rise.ground_truth / "state" / "meta.json").read_text())
+    assert meta["drift"] == {"kind": "price_rise", "month": 3}
+    assert meta["list_price_factor"] == 1.25
+    per_customer = _issued_in_month(rise, "2025-05-01") / _issued_in_month(base, "2025-05-01")
+    assert per_customer.dropna().median() == pytest.approx(1.25, abs=0.005)
+    # a later advance without flags stays in the regime: the reaction of the month after, the raised list price
+    simulate(config(base), advance_months=1)
+    later = simulate(config(rise), advance_months=1)
+    assert later.drift == expected
+    assert json.loads((rise.ground_truth / "summary.json").read_text())["drift"] == expected
+    assert (
+        _truth(rise, "2025-05-01")["true_churn_prob"].mean()
+        > 1.1 * _truth(base, "2025-05-01")["true_churn_prob"].mean()
+    )
+    assert (
+        _issued_in_month(rise, "2025-06-01") / _issued_in_month(base, "2025-06-01")
+    ).dropna().median() == (pytest.approx(1.25, abs=0.005))
+    # a drift must begin within the months the run simulates
+    with pytest.raises(ValueError, match="outside the months this run simulates"):
+        simulate(config(rise, drift="outage", drift_month=2), advance_months=1)
+
+
+def test_drift_errors_are_clear(tmp_path: Path) -> None:
+    land, truth = tmp_path / "l", tmp_path / "g"
+    with pytest.raises(ValidationError, match="'none', 'price_rise' or 'outage'"):
+        SimulationConfig(drift="heatwave", landing=land, ground_truth=truth)
+    with pytest.raises(ValidationError, match="drift_month is set but drift is 'none'"):
+        SimulationConfig(drift_month=2, landing=land, ground_truth=truth)
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        SimulationConfig(drift="outage", drift_month=-1, landing=land, ground_truth=truth)
+    config = SimulationConfig(
+        customers=50, months=2, drift="outage", drift_month=2, landing=land, ground_truth=truth
+    )
+    with pytest.raises(ValueError, match=r"drift_month 2 is outside .* \(0 to 1"):
+        simulate(config)
+
+
+def test_cli_drift_options(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["simulate", "--customers", "200", "--months", "2", "--out", str(tmp_path)]
+    result = runner.invoke(app, [*args, "--drift", "outage"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "ground_truth" / "summary.json").read_text())
+    assert summary["drift"] == {"kind": "outage", "month": 1, "batch_date": "2025-03-01"}
+    result = runner.invoke(
+        app, [*args, "--advance-months", "1", "--drift", "price_rise", "--drift-month", "3"]
+    )
+    assert result.exit_code == 2
+    assert "outside the months" in result.output
+    result = runner.invoke(app, [*args, "--force", "--drift", "heatwave"])
+    assert result.exit_code == 2
+    assert "price_rise" in result.output
