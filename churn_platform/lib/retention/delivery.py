@@ -9,12 +9,17 @@ retries stays pending for the next run. Account-manager tasks go to a tasks tabl
 What "exactly once" rests on: the local outbox names each message by its ledger key, so a message written
 before a crash is recognised after it. SendGrid has no idempotency key; the retried failures are those where
 it answered 429/5xx (nothing accepted) or did not answer at all. The API key is never logged or stored.
+
+``with_retries`` and ``post_json`` are shared with the operational alerts (``churn_platform.lib.alerts``),
+which also send their emails through a ``Sender`` (the outbox lays out template ``"alert"`` as a notice).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.message
+import functools
+import http.client
 import json
 import os
 import re
@@ -24,7 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import duckdb
 import pandas as pd
@@ -79,8 +84,35 @@ class Sender(Protocol):
         ...
 
 
+ALERT_TEMPLATE = "alert"
+"""The template name of operational alerts (``churn_platform.lib.alerts``); the outbox lays them out as a notice."""
+
+
 def _safe(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+
+
+def _campaign_email(message: Message) -> tuple[str, str]:
+    data = message.data
+    subject = f"{data.get('name', '')}, {data.get('offer', 'a note from us')}"
+    body = (
+        f"Hello {data.get('name', '')},\n\n{data.get('reason_text', '')}\n\n"
+        f"We would like to offer you {data.get('offer', '')}.\n\n"
+        f"Template data: {json.dumps(data, sort_keys=True)}\n"
+    )
+    return subject, body
+
+
+def _alert_email(message: Message) -> tuple[str, str]:
+    """A notice for the owning team: the text first, then the numbers one per line."""
+    data = message.data
+    subject = f"[{str(data.get('severity', 'info')).upper()}] {data.get('title', '')}"
+    lines = [str(data.get("text", "")), ""]
+    lines += [f"{f.get('name', '')}: {f.get('value', '')}" for f in data.get("fields", [])]
+    if data.get("link"):
+        lines += ["", f"More: {data['link']}"]
+    lines += ["", f"Alert key: {data.get('alert_key', '')}"]
+    return subject, "\n".join(lines) + "\n"
 
 
 class OutboxSender:
@@ -102,14 +134,11 @@ class OutboxSender:
         mail = email.message.EmailMessage()
         mail["From"] = self.from_email
         mail["To"] = f"{message.to_name} <{message.to_email}>"
-        mail["Subject"] = f"{message.data.get('name', '')}, {message.data.get('offer', 'a note from us')}"
+        subject, body = (_alert_email if message.template == ALERT_TEMPLATE else _campaign_email)(message)
+        mail["Subject"] = subject
         mail["X-Ledger-Key"] = message.key
         mail["X-Template-Id"] = message.template
-        mail.set_content(
-            f"Hello {message.data.get('name', '')},\n\n{message.data.get('reason_text', '')}\n\n"
-            f"We would like to offer you {message.data.get('offer', '')}.\n\n"
-            f"Template data: {json.dumps(message.data, sort_keys=True)}\n"
-        )
+        mail.set_content(body)
         path = self._path(message)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(bytes(mail))
@@ -291,23 +320,15 @@ def deliver_pending(
             report.recovered += 1
             report.sent += 1
             continue
-        attempts, outcome, error, permanent = 0, None, None, False
-        while attempts < max_attempts:
-            attempts += 1
-            try:
-                outcome = sender.send(message)
-                break
-            except TransientError as exc:
-                error = str(exc)
-                report.retries += 1
-                kind = error.split(":")[0]
-                report.errors[kind] = report.errors.get(kind, 0) + 1
-                if attempts < max_attempts:
-                    sleep(backoff_seconds * 2 ** (attempts - 1))
-            except PermanentError as exc:
-                error, permanent = str(exc), True
-                break
-        status = "sent" if outcome is not None else "failed" if permanent else "pending"
+        tried = with_retries(functools.partial(sender.send, message), max_attempts, backoff_seconds, sleep)
+        for transient in tried.transient_errors:
+            report.retries += 1
+            kind = transient.split(":")[0]
+            report.errors[kind] = report.errors.get(kind, 0) + 1
+        outcome, error, attempts = tried.value, tried.error, tried.attempts
+        status = (
+            "sent" if outcome is not None else "failed" if tried.permanent_error is not None else "pending"
+        )
         con.execute(
             "update retention.send_ledger set status = ?, attempts = attempts + ?, "
             "message_id = coalesce(?, message_id), sent_at = coalesce(?, sent_at), last_error = ? "
@@ -325,9 +346,78 @@ def deliver_pending(
     return report
 
 
-def _post_task(url: str, payload: dict[str, Any]) -> None:
+T = TypeVar("T")
+
+
+@dataclass
+class Attempted(Generic[T]):
+    """What ``with_retries`` got: the value (None unless it succeeded) and every error on the way."""
+
+    value: T | None
+    attempts: int
+    transient_errors: list[str] = field(default_factory=list)
+    permanent_error: str | None = None
+
+    @property
+    def error(self) -> str | None:
+        """The reason to record: the refusal, else the last transient error (also kept after a late success)."""
+        if self.permanent_error is not None:
+            return self.permanent_error
+        return self.transient_errors[-1] if self.transient_errors else None
+
+
+def with_retries(
+    action: Callable[[], T],
+    max_attempts: int = 5,
+    backoff_seconds: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Attempted[T]:
+    """Call ``action`` until it succeeds, retrying ``TransientError`` with exponential backoff.
+
+    A ``PermanentError`` stops at once (retrying a refusal only repeats it). Nothing is raised: the caller
+    decides what a failure means for its ledger (campaign sends stay pending, alerts are logged as failed).
+    """
+    tried: Attempted[T] = Attempted(value=None, attempts=0)
+    while tried.attempts < max_attempts:
+        tried.attempts += 1
+        try:
+            tried.value = action()
+            return tried
+        except TransientError as exc:
+            tried.transient_errors.append(str(exc))
+            if tried.attempts < max_attempts:
+                sleep(backoff_seconds * 2 ** (tried.attempts - 1))
+        except PermanentError as exc:
+            tried.permanent_error = str(exc)
+            return tried
+    return tried
+
+
+def post_json(url: str, payload: dict[str, Any], timeout: float = 10.0, name: str = "webhook") -> None:
+    """POST ``payload`` as JSON; raise ``TransientError`` (408, 429, 5xx, no answer) or ``PermanentError``.
+
+    Webhook URLs carry their secret in the path, so no message raised here contains the URL: failures are
+    described by ``name``, the status code and (for refusals) the start of the answer's body.
+    """
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    try:
+        with urllib.request.urlopen(request, timeout=timeout):
+            pass
+    except urllib.error.HTTPError as exc:
+        code = int(exc.code)
+        if code in {408, 429} or code >= 500:
+            raise TransientError(f"{name} answered {code}") from None
+        body = exc.read(300).decode("utf-8", "replace").strip()
+        raise PermanentError(f"{name} refused the message: {code} {body}".strip()) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as exc:
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        raise TransientError(f"no answer from {name}: {type(reason).__name__} {reason}".strip()) from None
+    except ValueError:
+        # urllib names the offending URL in its message; the URL may be a secret
+        raise PermanentError(f"{name} URL is not a valid http(s) URL") from None
+
+
+def _post_task(url: str, payload: dict[str, Any]) -> None:
+    post_json(url, payload, name="task webhook")
