@@ -296,13 +296,9 @@ def _run_sensor(name: str, selection: Any, title: str) -> int:
 
 
 def _run_campaign_sensor() -> int:
-    import dagster as dg
+    from churn_platform.defs.retention.assets import campaign_job
 
-    return _run_sensor(
-        "campaign_sensor",
-        dg.AssetSelection.assets("retention_targets", "campaign_sends", "send_ledger_export"),
-        "Campaign run",
-    )
+    return _run_sensor("campaign_sensor", campaign_job.selection, "Campaign run")
 
 
 def _views(settings: Settings, host: str, ports: dict[str, int]) -> list[Any]:
@@ -524,6 +520,10 @@ def demo(
             dg.AssetSelection.assets("campaign_outcomes", "uplift_model"),
             title="Outcomes of the first campaign",
         )
+    _materialize(
+        dg.AssetSelection.assets("monitoring_alerts", "dashboard_snapshot"),
+        title="Alerts and the risk dashboard",
+    )
     outbox = sorted(settings.outbox.glob("*.eml")) if settings.outbox.exists() else []
     console.print(f"outbox: {len(outbox)} messages in {settings.outbox}")
     if not no_ui:

@@ -523,3 +523,43 @@ def deliver_alerts(
     finally:
         if con is not warehouse:
             con.close()
+
+
+def _table_or_empty(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
+    try:
+        return con.execute(sql).df()
+    except duckdb.CatalogException:  # the producing asset has not run yet
+        return pd.DataFrame()
+
+
+def collect_alerts(
+    warehouse: Path,
+    drift_share_threshold: float,
+    min_roc_auc: float | None,
+    newly_critical_min: int = 1,
+    campaign_min_group: int = 30,
+) -> list[Alert]:
+    """Every alert the warehouse holds evidence for right now: the latest tier changes, the latest report of
+    each kind, and the most recent campaign's outcomes. Keys make re-collection harmless."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        changes = _table_or_empty(con, "select * from ml.risk_tier_changes")
+        reports = _table_or_empty(
+            con,
+            "select * from monitoring.report_runs "
+            "qualify row_number() over (partition by report order by run_at desc) = 1",
+        )
+        outcomes = _table_or_empty(
+            con,
+            "select * from retention.outcomes where snapshot_date = (select max(snapshot_date) from retention.outcomes)",
+        )
+    finally:
+        con.close()
+    alerts: list[Alert] = []
+    if not changes.empty:
+        alerts += newly_critical_alerts(changes, newly_critical_min)
+    if not reports.empty:
+        alerts += drift_alerts(reports, drift_share_threshold, min_roc_auc)
+    if not outcomes.empty:
+        alerts += campaign_alerts(outcomes, min_group_size=campaign_min_group)
+    return alerts

@@ -121,8 +121,9 @@ def test_an_outage_is_flagged_and_the_sensor_launches_retraining_once(world: Wor
     row = world.latest("feature_drift")
     assert row["retrain"], row
     assert float(row["drift_share"]) >= 0.2  # type: ignore[arg-type]
+    cursor = world.sensor_cursor
     data = world.tick()
-    assert len(data.run_requests or []) == 1
+    assert len(data.run_requests or []) == 1, (cursor, data.cursor, data.skip_message)
     request = (data.run_requests or [])[0]
     assert request.tags["churn/trigger"] == "drift"
     assert "features drifted" in request.tags["churn/reason"]
@@ -148,3 +149,39 @@ def test_an_outage_is_flagged_and_the_sensor_launches_retraining_once(world: Wor
     # the retraining run's own reports are on the same snapshot: the same run key, which the daemon skips
     again = world.tick()
     assert all(r.run_key == request.run_key for r in again.run_requests or [])
+
+
+def test_alerts_reach_the_team_once_and_the_webhook_url_stays_secret(world: World) -> None:
+    from tests.unit.test_alerts import SECRET, FakeWebhook
+
+    hook = FakeWebhook()
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("CHURN_DATA_DIR", str(world.root))
+            env.setenv("CHURN_ALERT_WEBHOOK_URL", hook.url)
+            env.setenv("CHURN_ALERT_EMAILS", "customer-success@example.com")
+            loaded = defs()
+            job = loaded.resolve_implicit_global_asset_job_def()
+            runs = [
+                job.execute_in_process(
+                    instance=world.instance, asset_selection=[dg.AssetKey("monitoring_alerts")]
+                )
+                for _ in range(2)
+            ]
+        first = len(hook.accepted)
+        texts = [body["text"] for body in hook.accepted]
+        assert any("drift" in t.lower() for t in texts), texts
+        assert first == len(set(texts))  # one post per finding
+        mails = sorted((world.root / "outbox").glob("*.eml"))
+        assert len(mails) == first  # the same findings by email, through the campaign outbox
+        second = runs[1].asset_materializations_for_node("monitoring_alerts")[0].metadata
+        assert second["sent"].value == 0
+        assert second["already_sent"].value == first * 2  # webhook + one address, each already done
+        for run in runs:
+            logged = " ".join(
+                str(e.message) + str(e.dagster_event.event_specific_data if e.dagster_event else "")
+                for e in world.instance.all_logs(run.run_id)
+            )
+            assert SECRET not in logged
+    finally:
+        hook.close()

@@ -20,6 +20,17 @@ class MonitoringResource(dg.ConfigurableResource):
         return MonitoringPlaces(Path(self.reports_dir), Path(self.workspace_dir), self.evidently_ui_url)
 
 
+class AlertsResource(dg.ConfigurableResource):
+    """Where alerts go. The webhook URL is a secret: it is configured from the environment (the Dagster UI shows
+    the variable's name, never its value)."""
+
+    webhook_url: str | None = None
+    emails: str = ""
+
+    def recipients(self) -> list[str]:
+        return [a.strip() for a in self.emails.split(",") if a.strip()]
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
     settings = get_settings()
@@ -30,6 +41,10 @@ def resources() -> dg.Definitions:
                 workspace_dir=str(settings.evidently_workspace),
                 evidently_ui_url=settings.url(settings.evidently_port),
                 mlflow_ui_url=settings.url(settings.mlflow_port),
-            )
+            ),
+            "alerting": AlertsResource(
+                webhook_url=dg.EnvVar("CHURN_ALERT_WEBHOOK_URL") if settings.alert_webhook_url else None,
+                emails=settings.alert_emails,
+            ),
         }
     )

@@ -14,7 +14,7 @@ REPORT_KEYS = [
 RETRAINING = (
     dg.AssetSelection.assets("churn_model_candidates").downstream()
     - dg.AssetSelection.assets("retention_targets").downstream()
-)
+) | dg.AssetSelection.assets("dashboard_snapshot")
 
 retraining_job = dg.define_asset_job(
     "retraining",
@@ -37,11 +37,9 @@ monthly_retraining = dg.ScheduleDefinition(
 def _summary(record: dg.EventLogRecord) -> dict[str, object]:
     materialization = record.asset_materialization
     meta = materialization.metadata if materialization else {}
-    out: dict[str, object] = {
-        "report": record.asset_key.path[-1].removesuffix("_report") if record.asset_key else ""
-    }
-    for key, value in meta.items():
-        out[key] = value.value
+    out: dict[str, object] = {key: value.value for key, value in meta.items()}
+    # the asset names the kind of report (its "report" metadata is the link to the HTML)
+    out["report"] = record.asset_key.path[-1].removesuffix("_report") if record.asset_key else ""
     return out
 
 

@@ -179,8 +179,10 @@ def campaign_outcomes(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 campaign_job = dg.define_asset_job(
     "campaign",
-    selection=dg.AssetSelection.assets(retention_targets, campaign_sends, send_ledger_export),
-    description="Decide, deliver and export the ledger for customers whose risk tier rose.",
+    selection=dg.AssetSelection.assets(
+        retention_targets, campaign_sends, send_ledger_export, "dashboard_snapshot"
+    ),
+    description="Decide, deliver and export the ledger for customers whose risk tier rose; refresh the dashboard.",
 )
 
 
