@@ -24,16 +24,19 @@ st.set_page_config(
     page_title="Churn Platform – risk dashboard", page_icon=":material/monitoring:", layout="wide"
 )
 
+# The page scripts live in app_pages/, not pages/: Streamlit treats a pages/ folder beside the main script as
+# a legacy multipage app and serves its files directly (no set_page_config, a second navigation) to
+# sessions that open a page URL before this script has run once.
 pages = [
     st.Page(
-        HERE / "pages" / "worklist.py",
+        HERE / "app_pages" / "worklist.py",
         title="High-risk worklist",
         icon=":material/priority_high:",
         default=True,
     ),
-    st.Page(HERE / "pages" / "trends.py", title="Trends", icon=":material/trending_up:"),
-    st.Page(HERE / "pages" / "campaigns.py", title="Campaign effectiveness", icon=":material/campaign:"),
-    st.Page(HERE / "pages" / "model_health.py", title="Model health", icon=":material/model_training:"),
+    st.Page(HERE / "app_pages" / "trends.py", title="Trends", icon=":material/trending_up:"),
+    st.Page(HERE / "app_pages" / "campaigns.py", title="Campaign effectiveness", icon=":material/campaign:"),
+    st.Page(HERE / "app_pages" / "model_health.py", title="Model health", icon=":material/model_training:"),
 ]
 st.sidebar.markdown("**Churn Platform – risk dashboard**")
 st.navigation(pages).run()

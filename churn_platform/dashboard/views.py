@@ -255,6 +255,33 @@ def drift_trend(monitoring: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values("run_at").reset_index(drop=True)
 
 
+REPORT_TITLES = {
+    "feature_drift": "Feature drift",
+    "prediction_drift": "Prediction drift",
+    "model_performance": "Model performance",
+}
+
+
+def order_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Feature drift, prediction drift, performance (the order a reader follows), other kinds after."""
+    rank = {kind: i for i, kind in enumerate(REPORT_TITLES)}
+    return sorted(reports, key=lambda r: (rank.get(str(r.get("report")), len(rank)), str(r.get("report"))))
+
+
+def report_numbers(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) for what a report measured; drift reports and the performance report differ."""
+    numbers = []
+    if report.get("drift_share") is not None:
+        numbers.append(("Drift share", f"{report['drift_share']:.0%}"))
+    if report.get("drifted_columns") is not None:
+        numbers.append(("Drifted columns", f"{report['drifted_columns']} of {report.get('columns', '?')}"))
+    if report.get("dataset_drift") is not None:
+        numbers.append(("Dataset drift", "yes" if report["dataset_drift"] else "no"))
+    if report.get("roc_auc") is not None:
+        numbers.append(("ROC-AUC on recent data", f"{report['roc_auc']:.3f}"))
+    return numbers
+
+
 def report_links(report: dict[str, Any]) -> dict[str, str]:
     """Where to open a report: its HTML file (a file:// link) and the Evidently UI when there is one."""
     links: dict[str, str] = {}

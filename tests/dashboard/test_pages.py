@@ -12,7 +12,8 @@ from tests.dashboard.warehouse import build
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "churn_platform" / "dashboard"
 PAGES = {
-    name: DASHBOARD / "pages" / f"{name}.py" for name in ("worklist", "trends", "campaigns", "model_health")
+    name: DASHBOARD / "app_pages" / f"{name}.py"
+    for name in ("worklist", "trends", "campaigns", "model_health")
 }
 
 HEALTH = {
@@ -42,7 +43,11 @@ HEALTH = {
 @pytest.fixture(scope="module")
 def full(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("full")
-    publish_dashboard(build(root / "wh.duckdb"), root / "published", HEALTH)
+    report = root / "feature.html"
+    report.write_text("<html><body><h1>Feature drift</h1></body></html>")
+    first = {**HEALTH["reports"][0], "html_path": str(report)}  # type: ignore[index]
+    health = {**HEALTH, "reports": [first, *HEALTH["reports"][1:]]}  # type: ignore[index]
+    publish_dashboard(build(root / "wh.duckdb"), root / "published", health)
     return root / "published"
 
 
@@ -122,7 +127,11 @@ def test_model_health(full: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert HEALTH["mlflow_run_url"] in urls
     assert HEALTH["mlflow_model_url"] in urls
     assert "http://127.0.0.1:8000/projects/p" in urls
-    assert any("file:///reports/r2/feature.html" in m.value for m in at.markdown)
+    assert any("file:///reports/r2/perf.html" in m.value for m in at.markdown)
+    assert len(at.toggle) == 1  # only a report whose file exists can be shown inline
+    at.toggle[0].set_value(True).run()
+    assert not at.exception
+    assert len(at.get("iframe")) == 1
     assert len(at.get("plotly_chart")) == 1  # drift share over report runs
     assert list(at.dataframe[0].value["version"]) == ["7", "6"]
 

@@ -182,6 +182,34 @@ def test_model_health_helpers() -> None:
     assert views.report_links({"html_path": "relative.html", "evidently_url": None}) == {}
 
 
+def test_report_numbers_show_what_each_report_measured() -> None:
+    drift = {
+        "drift_share": 0.25,
+        "drifted_columns": 5,
+        "columns": 20,
+        "dataset_drift": False,
+        "roc_auc": None,
+    }
+    assert views.report_numbers(drift) == [
+        ("Drift share", "25%"),
+        ("Drifted columns", "5 of 20"),
+        ("Dataset drift", "no"),
+    ]
+    performance = {"drift_share": None, "drifted_columns": None, "roc_auc": 0.8123}
+    assert views.report_numbers(performance) == [("ROC-AUC on recent data", "0.812")]
+
+
+def test_reports_in_reading_order() -> None:
+    kinds = ["model_performance", "custom", "feature_drift", "prediction_drift"]
+    ordered = views.order_reports([{"report": k} for k in kinds])
+    assert [r["report"] for r in ordered] == [
+        "feature_drift",
+        "prediction_drift",
+        "model_performance",
+        "custom",
+    ]
+
+
 def test_drift_trend_orders_runs_and_drops_reports_without_drift() -> None:
     monitoring = pd.DataFrame(
         {

@@ -120,4 +120,14 @@ if summary is None or summary.empty:
     st.info("No retention decision has been made for the customers of the latest scoring yet.")
 else:
     st.caption("Each scored customer's latest retention decision and whether the message went out.")
-    st.dataframe(summary, hide_index=True)
+    st.dataframe(
+        summary,
+        hide_index=True,
+        column_config={
+            "decision": "Decision",
+            "decision_reason": "Why",
+            "playbook": "Playbook",
+            "contact_status": "Contact status",
+            "customers": st.column_config.NumberColumn("Customers", format="%d"),
+        },
+    )

@@ -10,12 +10,6 @@ import streamlit.components.v1 as components
 
 from churn_platform.dashboard import data, views
 
-REPORT_TITLES = {
-    "feature_drift": "Feature drift",
-    "prediction_drift": "Prediction drift",
-    "model_performance": "Model performance",
-}
-
 st.title("Model health")
 data.publication_caption()
 
@@ -59,22 +53,17 @@ else:
         )
 
 st.subheader("Monitoring reports")
-reports = health.get("reports") or []
+reports = views.order_reports(health.get("reports") or [])
 if not reports:
     data.explain_missing("monitoring", "monitoring reports")
 for report in reports:
-    name = REPORT_TITLES.get(str(report.get("report")), str(report.get("report")))
+    name = views.REPORT_TITLES.get(str(report.get("report")), str(report.get("report")))
     with st.container(border=True):
         st.markdown(f"**{name}** · run {str(report.get('run_at', ''))[:16].replace('T', ' ')}")
-        cols = st.columns(4)
-        if report.get("drift_share") is not None:
-            cols[0].metric("Drift share", f"{report['drift_share']:.0%}")
-        if report.get("drifted_columns") is not None:
-            cols[1].metric("Drifted columns", f"{report['drifted_columns']} of {report.get('columns', '?')}")
-        if report.get("dataset_drift") is not None:
-            cols[2].metric("Dataset drift", "yes" if report["dataset_drift"] else "no")
-        if report.get("roc_auc") is not None:
-            cols[3].metric("ROC-AUC on recent data", f"{report['roc_auc']:.3f}")
+        numbers = views.report_numbers(report)
+        if numbers:
+            for col, (label, value) in zip(st.columns(4), numbers, strict=False):
+                col.metric(label, value)
         links = views.report_links(report)
         if "file" in links:
             st.markdown(
@@ -119,5 +108,11 @@ else:
             "champion": st.column_config.CheckboxColumn("Champion"),
             "roc_auc": st.column_config.NumberColumn("ROC-AUC", format="%.3f"),
             "pr_auc": st.column_config.NumberColumn("PR-AUC", format="%.3f"),
+            "model_family": st.column_config.TextColumn("Family"),
+            "promotion_decision": st.column_config.TextColumn("Promotion decision"),
+            "candidate_of_round": st.column_config.TextColumn("Candidate of its round"),
+            "validation_snapshot": st.column_config.TextColumn("Validated on"),
+            "registered_at": st.column_config.DatetimeColumn("Registered", format="YYYY-MM-DD HH:mm"),
+            "run_id": st.column_config.TextColumn("MLflow run"),
         },
     )
