@@ -1,0 +1,1 @@
+"""The risk dashboard for product managers: a Streamlit app over the snapshots the pipeline publishes."""

@@ -1,0 +1,293 @@
+"""The dashboard's arithmetic as plain pandas: filters, KPIs and the frames the charts draw.
+
+Kept apart from Streamlit so tests check the numbers a product manager reads on small frames with known
+answers, and the pages stay a thin layout over these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+
+TIERS = ("critical", "high", "medium", "low")
+HIGH_PLUS = ("critical", "high")
+CONTACT_STATUSES = ("sent", "queued", "failed", "not contacted")
+TIER_COLORS = {"critical": "#b71c1c", "high": "#ef6c00", "medium": "#f9a825", "low": "#90a4ae"}
+Breakdown = Literal["none", "segment", "plan"]
+
+WORKLIST_COLUMNS = [
+    "customer_id", "company_name", "segment", "plan", "mrr", "churn_probability", "risk_tier",
+    "reason_1", "reason_2", "reason_3", "customer_value", "valuable", "decision", "decision_reason",
+    "playbook", "intervention", "contact_status", "last_contacted_at", "account_manager", "top_feature",
+]  # fmt: skip
+
+
+# --- worklist -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorklistFilter:
+    """What the product manager picked; an empty selection means everything."""
+
+    tiers: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+    plans: tuple[str, ...] = ()
+    valuable: bool | None = None
+    contact_statuses: tuple[str, ...] = ()
+    min_probability: float = 0.0
+    search: str = ""
+
+
+def ordered_tiers(values: pd.Series) -> list[str]:
+    """Tiers present, most severe first (unknown tier names after the policy's)."""
+    present = [str(v) for v in values.dropna().unique()]
+    return [t for t in TIERS if t in present] + sorted(t for t in present if t not in TIERS)
+
+
+def default_tiers(values: pd.Series) -> list[str]:
+    """The worklist opens on every tier above low: those are the tiers scoring explains."""
+    return [t for t in ordered_tiers(values) if t != "low"]
+
+
+def _worth_saving(frame: pd.DataFrame) -> pd.Series:
+    """``valuable`` as plain booleans; a customer without a value is not known to be worth saving."""
+    return frame["valuable"].eq(True)
+
+
+def filter_worklist(frame: pd.DataFrame, chosen: WorklistFilter) -> pd.DataFrame:
+    """Rows matching every filter, riskiest first; the search matches customer id or company, any case."""
+    mask = frame["churn_probability"] >= chosen.min_probability
+    if chosen.tiers:
+        mask &= frame["risk_tier"].isin(chosen.tiers)
+    if chosen.segments:
+        mask &= frame["segment"].isin(chosen.segments)
+    if chosen.plans:
+        mask &= frame["plan"].isin(chosen.plans)
+    if chosen.valuable is not None:
+        mask &= _worth_saving(frame) == chosen.valuable
+    if chosen.contact_statuses:
+        mask &= frame["contact_status"].isin(chosen.contact_statuses)
+    text = chosen.search.strip().lower()
+    if text:
+        found = frame["customer_id"].astype(str).str.lower().str.contains(text, regex=False)
+        if "company_name" in frame:
+            found |= frame["company_name"].fillna("").astype(str).str.lower().str.contains(text, regex=False)
+        mask &= found
+    out = frame[mask]
+    return out.sort_values(["churn_probability", "customer_id"], ascending=[False, True]).reset_index(
+        drop=True
+    )
+
+
+def worklist_kpis(frame: pd.DataFrame) -> dict[str, float]:
+    """Headline numbers: customers at high+ risk, their MRR, the valuable among them, expected MRR lost."""
+    high = frame[frame["risk_tier"].isin(HIGH_PLUS)]
+    return {
+        "customers": float(len(frame)),
+        "at_risk": float(len(high)),
+        "mrr_at_risk": float(high["mrr"].fillna(0).sum()),
+        "valuable_at_risk": float(_worth_saving(high).sum()),
+        "expected_mrr_loss": float((frame["churn_probability"] * frame["mrr"].fillna(0)).sum()),
+    }
+
+
+def split_valuable(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(worth saving, not worth saving): value x expected save rate against the cost of trying."""
+    valuable = _worth_saving(frame)
+    return frame[valuable].reset_index(drop=True), frame[~valuable].reset_index(drop=True)
+
+
+def worklist_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a reader needs, in reading order (whichever of them the snapshot has)."""
+    return frame[[c for c in WORKLIST_COLUMNS if c in frame.columns]]
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    return worklist_display(frame).to_csv(index=False).encode("utf-8")
+
+
+# --- trends ---------------------------------------------------------------------------------------------
+
+
+def _subset(frame: pd.DataFrame, segments: tuple[str, ...], plans: tuple[str, ...]) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    if segments:
+        mask &= frame["segment"].isin(segments)
+    if plans:
+        mask &= frame["plan"].isin(plans)
+    return frame[mask]
+
+
+def _group(frame: pd.DataFrame, breakdown: Breakdown) -> pd.Series:
+    if breakdown == "none":
+        return pd.Series("all customers", index=frame.index)
+    return frame[breakdown].astype(str)
+
+
+def churn_rate_series(
+    trend: pd.DataFrame,
+    breakdown: Breakdown = "none",
+    segments: tuple[str, ...] = (),
+    plans: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Churn rate per snapshot (and group): churned over labelled customers, pooled, never a mean of rates.
+
+    Snapshots whose labels have not matured yet (nobody labelled) are left out rather than shown as 0%.
+    """
+    rows = _subset(trend, segments, plans).assign(group=lambda f: _group(f, breakdown))
+    out = rows.groupby(["snapshot_date", "group"], as_index=False)[["customers", "labelled", "churned"]].sum()
+    out = out[out["labelled"] > 0].copy()
+    out["churn_rate"] = out["churned"] / out["labelled"]
+    out["snapshot_date"] = pd.to_datetime(out["snapshot_date"])
+    return out.sort_values(["snapshot_date", "group"]).reset_index(drop=True)
+
+
+def tier_mix_series(
+    mix: pd.DataFrame,
+    breakdown: Breakdown = "none",
+    segments: tuple[str, ...] = (),
+    plans: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Customers and share per tier for each scored snapshot (its latest scoring run), per group.
+
+    A snapshot rescored (a new champion) is shown as its latest scoring, so one point per month remains.
+    """
+    rows = _subset(mix, segments, plans)
+    latest = rows.groupby("snapshot_date")["scored_at"].transform("max")
+    rows = rows[rows["scored_at"] == latest].assign(group=lambda f: _group(f, breakdown))
+    out = rows.groupby(["snapshot_date", "group", "risk_tier"], as_index=False).agg(
+        customers=("customers", "sum")
+    )
+    out["share"] = out["customers"] / out.groupby(["snapshot_date", "group"])["customers"].transform("sum")
+    out["snapshot_date"] = pd.to_datetime(out["snapshot_date"])
+    order = {t: i for i, t in enumerate(TIERS)}
+    out["_order"] = out["risk_tier"].map(order).fillna(len(TIERS))
+    out = out.sort_values(["snapshot_date", "group", "_order"]).drop(columns="_order")
+    return out.reset_index(drop=True)
+
+
+# --- campaigns ------------------------------------------------------------------------------------------
+
+
+def campaign_effects(outcomes: pd.DataFrame, dimension: str = "playbook") -> pd.DataFrame:
+    """Save rate vs control with its 95% interval per campaign (snapshot) and group of one breakdown.
+
+    ``retention.outcomes`` names the breakdown's value ``segment``; here it is ``group``. ``error_plus`` and
+    ``error_minus`` are the distances to the interval's ends, as plotly's asymmetric error bars want.
+    """
+    rows = outcomes[outcomes["dimension"] == dimension].copy()
+    rows = rows.rename(columns={"segment": "group"})
+    rows["snapshot_date"] = pd.to_datetime(rows["snapshot_date"])
+    rows["campaign"] = rows["snapshot_date"].dt.strftime("%Y-%m-%d")
+    rows["label"] = rows["campaign"] if dimension == "overall" else rows["campaign"] + " · " + rows["group"]
+    rows["error_plus"] = rows["save_rate_high"] - rows["save_rate"]
+    rows["error_minus"] = rows["save_rate"] - rows["save_rate_low"]
+    return rows.sort_values(["snapshot_date", "group"]).reset_index(drop=True)
+
+
+def roi_by_playbook(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """ROI per playbook over all its measured campaigns: (revenue retained - cost) / cost, pooled."""
+    rows = outcomes[outcomes["dimension"] == "playbook"].rename(columns={"segment": "playbook"})
+    out = rows.groupby("playbook", as_index=False).agg(
+        campaigns=("snapshot_date", "nunique"),
+        treated=("treated", "sum"),
+        control=("control", "sum"),
+        customers_saved=("customers_saved", "sum"),
+        revenue_retained=("revenue_retained", "sum"),
+        cost=("cost", "sum"),
+    )
+    cost = out["cost"].where(out["cost"] > 0)
+    out["roi"] = (out["revenue_retained"] - out["cost"]) / cost
+    return out.sort_values("playbook").reset_index(drop=True)
+
+
+def decision_summary(worklist: pd.DataFrame) -> pd.DataFrame:
+    """Customers of the current worklist by their latest decision, playbook and contact status."""
+    decided = worklist[worklist["decision"].notna()]
+    keys = ["decision", "decision_reason", "playbook", "contact_status"]
+    if decided.empty:
+        return pd.DataFrame(columns=[*keys, "customers"])
+    out = decided.groupby(keys, dropna=False).size().reset_index(name="customers")
+    return out.sort_values(["decision", "customers"], ascending=[True, False]).reset_index(drop=True)
+
+
+# --- model health ---------------------------------------------------------------------------------------
+
+METRIC_LABELS = {
+    "roc_auc": ("ROC-AUC", "Ranking quality: 0.5 is chance, 1 is perfect."),
+    "pr_auc": ("PR-AUC", "Precision-recall area: how well the rare churners are found."),
+    "lift_top_decile": ("Lift, top 10%", "Churn rate in the riskiest tenth over the average churn rate."),
+    "brier": ("Brier", "Mean squared error of the probabilities (lower is better)."),
+    "ece": ("Calibration error", "Expected calibration error (lower is better)."),
+    "emp": ("EMP", "Expected maximum profit per customer of a retention campaign."),
+}
+
+
+def metric_cards(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(label, value, help) for the headline metrics the run logged, in a fixed reading order."""
+    cards = []
+    for key, (label, help_text) in METRIC_LABELS.items():
+        value = metrics.get(key)
+        if isinstance(value, int | float):
+            cards.append((label, f"{value:.3f}", help_text))
+    return cards
+
+
+def versions_frame(health: dict[str, Any]) -> pd.DataFrame:
+    """Registered versions, newest first, the champion marked."""
+    versions = pd.DataFrame(health.get("versions") or [])
+    if versions.empty:
+        return versions
+    champion = health.get("champion_version")
+    versions["champion"] = versions["version"].astype(str) == str(champion)
+    versions["aliases"] = versions["aliases"].map(lambda a: ", ".join(a) if isinstance(a, list) else "")
+    first = ["version", "champion", "model_family", "roc_auc", "pr_auc", "promotion_decision"]
+    return versions[[*first, *[c for c in versions.columns if c not in first]]]
+
+
+def drift_trend(monitoring: pd.DataFrame) -> pd.DataFrame:
+    """Drift share per report run, oldest first (the performance report has none and is left out)."""
+    rows = monitoring[monitoring["drift_share"].notna()].copy()
+    rows["run_at"] = pd.to_datetime(rows["run_at"])
+    return rows.sort_values("run_at").reset_index(drop=True)
+
+
+REPORT_TITLES = {
+    "feature_drift": "Feature drift",
+    "prediction_drift": "Prediction drift",
+    "model_performance": "Model performance",
+}
+
+
+def order_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Feature drift, prediction drift, performance (the order a reader follows), other kinds after."""
+    rank = {kind: i for i, kind in enumerate(REPORT_TITLES)}
+    return sorted(reports, key=lambda r: (rank.get(str(r.get("report")), len(rank)), str(r.get("report"))))
+
+
+def report_numbers(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) for what a report measured; drift reports and the performance report differ."""
+    numbers = []
+    if report.get("drift_share") is not None:
+        numbers.append(("Drift share", f"{report['drift_share']:.0%}"))
+    if report.get("drifted_columns") is not None:
+        numbers.append(("Drifted columns", f"{report['drifted_columns']} of {report.get('columns', '?')}"))
+    if report.get("dataset_drift") is not None:
+        numbers.append(("Dataset drift", "yes" if report["dataset_drift"] else "no"))
+    if report.get("roc_auc") is not None:
+        numbers.append(("ROC-AUC on recent data", f"{report['roc_auc']:.3f}"))
+    return numbers
+
+
+def report_links(report: dict[str, Any]) -> dict[str, str]:
+    """Where to open a report: its HTML file (a file:// link) and the Evidently UI when there is one."""
+    links: dict[str, str] = {}
+    html = report.get("html_path")
+    if html and Path(str(html)).is_absolute():
+        links["file"] = Path(str(html)).as_uri()
+    if report.get("evidently_url"):
+        links["evidently"] = str(report["evidently_url"])
+    return links

@@ -1,0 +1,284 @@
+"""The risk dashboard's snapshots: a few small tables and a JSON of model health, published atomically.
+
+The dashboard never opens the warehouse (DuckDB lets one process hold the file, and the pipeline writes for
+minutes at a time), so everything it shows is shaped here, inside the pipeline, into one Parquet file per
+table with a stated grain. A table whose sources do not exist yet (no campaign has run, no monitoring report
+has been made) is skipped and named in the result and in ``manifest.json``, so the dashboard can say why a
+page is empty instead of failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from churn_platform.lib.model_health import champion_health
+from churn_platform.lib.publish import publish_tables
+
+MODEL_HEALTH_FILE = "model_health.json"
+MANIFEST_FILE = "manifest.json"
+
+# Empty stand-ins with the columns the worklist reads, used when an optional source does not exist yet:
+# the worklist is useful before the first campaign, it just has no decisions or contacts to show.
+_EMPTY: dict[str, str] = {
+    "ml.customer_value": (
+        "select null::varchar as customer_id, null::double as customer_value, null::boolean as valuable "
+        "where false"
+    ),
+    "retention.decisions": (
+        "select null::varchar as customer_id, null::timestamp as snapshot_date, null::varchar as decision, "
+        "null::varchar as playbook, null::varchar as intervention, null::varchar as channel, "
+        "null::varchar as offer, null::varchar as campaign_id where false"
+    ),
+    "retention.send_ledger": (
+        "select null::varchar as customer_id, null::varchar as campaign_id, null::varchar as status, "
+        "null::varchar as channel, null::timestamp as created_at, null::timestamp as sent_at where false"
+    ),
+}
+
+
+def _source(table: str, available: set[str]) -> str:
+    return table if table in available else f"({_EMPTY[table]})"
+
+
+def _worklist_sql(available: set[str]) -> str:
+    """One row per customer of the latest scoring run, with value, latest decision and contact status."""
+    value = _source("ml.customer_value", available)
+    decisions = _source("retention.decisions", available)
+    ledger = _source("retention.send_ledger", available)
+    return f"""
+with scores as (
+    select * from ml.churn_scores where scored_at = (select max(scored_at) from ml.churn_scores)
+),
+latest_decision as (
+    select customer_id,
+           arg_max(decision, snapshot_date) as decision_detail,
+           arg_max(playbook, snapshot_date) as playbook,
+           arg_max(intervention, snapshot_date) as intervention,
+           arg_max(offer, snapshot_date) as offer,
+           arg_max(campaign_id, snapshot_date) as campaign_id,
+           max(snapshot_date)::date as decided_for_snapshot
+    from {decisions} d
+    group by customer_id
+),
+latest_contact as (
+    select customer_id,
+           arg_max(status, coalesce(sent_at, created_at)) as ledger_status,
+           arg_max(channel, coalesce(sent_at, created_at)) as contact_channel,
+           max(sent_at) filter (where status = 'sent') as last_contacted_at
+    from {ledger} l
+    group by customer_id
+),
+final as (
+    select s.customer_id,
+           c.company_name,
+           c.account_manager,
+           coalesce(c.segment, 'unknown') as segment,
+           coalesce(c.plan, 'unknown') as plan,
+           coalesce(c.current_mrr, 0)::double as mrr,
+           s.churn_probability,
+           s.risk_tier,
+           s.reason_1, s.reason_2, s.reason_3,
+           s.top_feature,
+           v.customer_value,
+           coalesce(v.valuable, false) as valuable,
+           case
+               when d.decision_detail is null then null
+               when d.decision_detail in ('treat', 'control') then d.decision_detail
+               else 'skip'
+           end as decision,
+           case d.decision_detail
+               when 'treat' then 'targeted by the playbook'
+               when 'control' then 'held out as control'
+               else replace(d.decision_detail, '_', ' ')
+           end as decision_reason,
+           d.playbook, d.intervention, d.offer, d.campaign_id, d.decided_for_snapshot,
+           case k.ledger_status
+               when 'sent' then 'sent'
+               when 'pending' then 'queued'
+               when 'failed' then 'failed'
+               else coalesce(k.ledger_status, 'not contacted')
+           end as contact_status,
+           k.contact_channel,
+           k.last_contacted_at,
+           s.snapshot_date::date as snapshot_date,
+           s.scored_at,
+           s.model_version
+    from scores s
+    left join dim_customers c using (customer_id)
+    left join {value} v using (customer_id)
+    left join latest_decision d using (customer_id)
+    left join latest_contact k using (customer_id)
+)
+select * from final order by churn_probability desc, customer_id
+"""
+
+
+def _churn_trend_sql(available: set[str]) -> str:
+    """Snapshot x segment x plan; segment and plan as they were at the snapshot (a downgrade counts where
+    the customer was), churn rate only over labels whose horizon has passed."""
+    return """
+select l.snapshot_date,
+       coalesce(f.segment, 'unknown') as segment,
+       coalesce(f.plan, 'unknown') as plan,
+       count(*) as customers,
+       count(*) filter (where l.is_mature) as labelled,
+       count(*) filter (where l.is_mature and l.churned) as churned,
+       count(*) filter (where l.is_mature and l.churned) / nullif(count(*) filter (where l.is_mature), 0)
+           as churn_rate
+from fct_churn_labels l
+left join fct_customer_features f using (customer_id, snapshot_date)
+group by all
+order by all
+"""
+
+
+def _tier_mix_sql(available: set[str]) -> str:
+    """Scoring run x segment x plan x tier, segment and plan as at the scored snapshot."""
+    return """
+select h.scored_at,
+       h.snapshot_date::date as snapshot_date,
+       h.model_version,
+       coalesce(f.segment, 'unknown') as segment,
+       coalesce(f.plan, 'unknown') as plan,
+       h.risk_tier,
+       count(*) as customers,
+       avg(h.churn_probability) as mean_probability
+from ml.churn_score_history h
+left join fct_customer_features f
+  on f.customer_id = h.customer_id and f.snapshot_date = h.snapshot_date::date
+group by all
+order by all
+"""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A published table: the warehouse tables it cannot do without, those it can, and its SQL."""
+
+    required: tuple[str, ...]
+    sql: Callable[[set[str]], str]
+    optional: tuple[str, ...] = ()
+
+
+SPECS: dict[str, TableSpec] = {
+    "worklist": TableSpec(
+        ("ml.churn_scores", "dim_customers"),
+        _worklist_sql,
+        ("ml.customer_value", "retention.decisions", "retention.send_ledger"),
+    ),
+    "churn_trend": TableSpec(("fct_churn_labels", "fct_customer_features"), _churn_trend_sql),
+    "tier_mix": TableSpec(("ml.churn_score_history", "fct_customer_features"), _tier_mix_sql),
+    "campaign_outcomes": TableSpec(
+        ("retention.outcomes",), lambda _: "select * from retention.outcomes order by all"
+    ),
+    "monitoring": TableSpec(
+        ("monitoring.report_runs",), lambda _: "select * from monitoring.report_runs order by run_at"
+    ),
+}
+
+_EVERYTHING = {t for spec in SPECS.values() for t in (*spec.required, *spec.optional)}
+DASHBOARD_TABLES: dict[str, str] = {name: spec.sql(_EVERYTHING) for name, spec in SPECS.items()}
+"""Name -> SQL when every source exists (what a full pipeline run publishes)."""
+
+
+def existing_tables(warehouse: Path) -> set[str]:
+    """``schema.table`` for every table and view (``main`` tables also by bare name, as dbt marts are used)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    finally:
+        con.close()
+    names = {f"{schema}.{table}" for schema, table in rows}
+    return names | {table for schema, table in rows if schema == "main"}
+
+
+def plan_tables(available: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The SQL to run for the tables whose required sources exist, and why each other table is skipped."""
+    queries: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for name, spec in SPECS.items():
+        missing = [t for t in spec.required if t not in available]
+        if missing:
+            skipped[name] = f"source table {', '.join(missing)} does not exist yet"
+        else:
+            queries[name] = spec.sql(available)
+    return queries, skipped
+
+
+class Publication(dict[str, int]):
+    """Rows per published table; ``skipped`` says which tables were not published and why."""
+
+    def __init__(self, rows: dict[str, int], skipped: dict[str, str]) -> None:
+        super().__init__(rows)
+        self.skipped = skipped
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write under a temporary name, then rename: a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def publish_dashboard(warehouse: Path, folder: Path, model_health: dict[str, Any]) -> Publication:
+    """Publish every dashboard table whose sources exist, ``model_health.json`` and ``manifest.json``.
+
+    Returns rows per published table (a ``dict[str, int]``) with the skipped tables in ``.skipped``.
+    """
+    queries, skipped = plan_tables(existing_tables(warehouse))
+    rows = publish_tables(warehouse, folder, queries)
+    write_json_atomic(folder / MODEL_HEALTH_FILE, _finite(model_health))
+    write_json_atomic(
+        folder / MANIFEST_FILE,
+        {
+            "published_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "rows": rows,
+            "skipped": skipped,
+        },
+    )
+    return Publication(rows, skipped)
+
+
+def monitoring_reports(warehouse: Path) -> pd.DataFrame | None:
+    """``monitoring.report_runs`` for ``champion_health``, or None before the first monitoring report."""
+    if "monitoring.report_runs" not in existing_tables(warehouse):
+        return None
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute("select * from monitoring.report_runs").df()
+    finally:
+        con.close()
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: metrics that are not finite become null."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+__all__ = [
+    "DASHBOARD_TABLES",
+    "MANIFEST_FILE",
+    "MODEL_HEALTH_FILE",
+    "Publication",
+    "champion_health",
+    "existing_tables",
+    "monitoring_reports",
+    "plan_tables",
+    "publish_dashboard",
+]

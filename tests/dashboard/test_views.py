@@ -1,0 +1,222 @@
+"""The dashboard's numbers on hand-made frames whose answers are known."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from churn_platform.dashboard import views
+
+
+def worklist() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["C1", "C2", "C3", "C4", "C5"],
+            "company_name": ["Acme", "Beta Foods", "Gamma", None, "Delta"],
+            "segment": ["smb", "smb", "enterprise", "mid_market", "smb"],
+            "plan": ["pro", "basic", "pro", "pro", "basic"],
+            "mrr": [100.0, 50.0, 1000.0, 200.0, 10.0],
+            "churn_probability": [0.9, 0.65, 0.7, 0.4, 0.1],
+            "risk_tier": ["critical", "high", "high", "medium", "low"],
+            "valuable": [True, False, True, True, None],
+            "decision": ["treat", "skip", None, "control", None],
+            "decision_reason": ["targeted by the playbook", "no consent", None, "held out as control", None],
+            "playbook": ["p", "p", None, "p", None],
+            "contact_status": ["sent", "not contacted", "not contacted", "not contacted", "not contacted"],
+        }
+    )
+
+
+def ids(frame: pd.DataFrame) -> list[str]:
+    return list(frame["customer_id"])
+
+
+def test_no_filter_keeps_everyone_riskiest_first() -> None:
+    assert ids(views.filter_worklist(worklist(), views.WorklistFilter())) == ["C1", "C3", "C2", "C4", "C5"]
+
+
+@pytest.mark.parametrize(
+    ("chosen", "expected"),
+    [
+        (views.WorklistFilter(tiers=("high",)), ["C3", "C2"]),
+        (views.WorklistFilter(segments=("smb",), plans=("basic",)), ["C2", "C5"]),
+        (views.WorklistFilter(valuable=True), ["C1", "C3", "C4"]),
+        (views.WorklistFilter(valuable=False), ["C2", "C5"]),  # unknown value counts as not worth saving
+        (views.WorklistFilter(contact_statuses=("sent",)), ["C1"]),
+        (views.WorklistFilter(min_probability=0.65), ["C1", "C3", "C2"]),
+        (views.WorklistFilter(search="c4"), ["C4"]),
+        (views.WorklistFilter(search="FOODS"), ["C2"]),
+        (views.WorklistFilter(tiers=("critical", "high"), valuable=True, segments=("smb",)), ["C1"]),
+    ],
+)
+def test_each_filter(chosen: views.WorklistFilter, expected: list[str]) -> None:
+    assert ids(views.filter_worklist(worklist(), chosen)) == expected
+
+
+def test_kpis_count_high_and_critical_only() -> None:
+    kpis = views.worklist_kpis(worklist())
+    assert kpis["customers"] == 5
+    assert kpis["at_risk"] == 3  # C1 critical, C2 and C3 high
+    assert kpis["mrr_at_risk"] == pytest.approx(1150.0)
+    assert kpis["valuable_at_risk"] == 2  # C1, C3
+    assert kpis["expected_mrr_loss"] == pytest.approx(90 + 32.5 + 700 + 80 + 1)
+
+
+def test_split_and_tiers_and_csv() -> None:
+    valuable, other = views.split_valuable(worklist())
+    assert ids(valuable) == ["C1", "C3", "C4"]
+    assert ids(other) == ["C2", "C5"]
+    tiers = pd.Series(["low", "high", "custom", "critical", "high"])
+    assert views.ordered_tiers(tiers) == ["critical", "high", "low", "custom"]
+    assert views.default_tiers(tiers) == ["critical", "high", "custom"]
+    csv = views.to_csv(worklist().head(2)).decode().splitlines()
+    assert csv[0].startswith("customer_id,company_name,segment,plan,mrr,churn_probability,risk_tier")
+    assert len(csv) == 3
+
+
+def trend() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "snapshot_date": ["2025-01-01"] * 3 + ["2025-02-01"] * 3 + ["2025-03-01"],
+            "segment": ["smb", "smb", "enterprise"] * 2 + ["smb"],
+            "plan": ["basic", "pro", "pro"] * 2 + ["pro"],
+            "customers": [100, 100, 50, 100, 110, 50, 90],  # 10 without a label yet
+            "labelled": [100, 100, 50, 100, 100, 50, 0],
+            "churned": [10, 2, 0, 20, 4, 1, 0],
+        }
+    )
+
+
+def test_churn_rate_is_pooled_and_skips_immature_snapshots() -> None:
+    rates = views.churn_rate_series(trend())
+    assert list(rates["snapshot_date"].dt.strftime("%Y-%m")) == ["2025-01", "2025-02"]
+    assert list(rates["churn_rate"]) == pytest.approx([12 / 250, 25 / 250])
+    by_segment = views.churn_rate_series(trend(), "segment")
+    jan = by_segment[by_segment["snapshot_date"] == "2025-01-01"].set_index("group")["churn_rate"]
+    assert jan.to_dict() == pytest.approx({"enterprise": 0.0, "smb": 12 / 200})
+    pro = views.churn_rate_series(trend(), "plan", segments=("smb",), plans=("pro",))
+    assert list(pro["churn_rate"]) == pytest.approx([0.02, 0.04])
+
+
+def test_tier_mix_uses_the_latest_scoring_of_each_snapshot() -> None:
+    mix = pd.DataFrame(
+        {
+            "scored_at": pd.to_datetime(
+                ["2025-01-02", "2025-01-02", "2025-01-05", "2025-01-05", "2025-02-02"]
+            ),
+            "snapshot_date": ["2025-01-01", "2025-01-01", "2025-01-01", "2025-01-01", "2025-02-01"],
+            "segment": ["smb"] * 5,
+            "plan": ["pro"] * 5,
+            "risk_tier": ["low", "high", "low", "high", "low"],
+            "customers": [50, 50, 90, 10, 30],
+        }
+    )
+    out = views.tier_mix_series(mix)
+    jan = out[out["snapshot_date"] == "2025-01-01"].set_index("risk_tier")
+    assert jan["customers"].to_dict() == {"high": 10, "low": 90}
+    assert jan["share"].to_dict() == pytest.approx({"high": 0.1, "low": 0.9})
+    assert list(out["risk_tier"]) == ["high", "low", "low"]  # most severe first within a snapshot
+
+
+def outcomes() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2026-01-01", "2026-01-01", "2026-01-01", "2026-02-01"]),
+            "dimension": ["overall", "playbook", "playbook", "playbook"],
+            "segment": ["all", "a", "b", "a"],
+            "treated": [100.0, 60.0, 40.0, 50.0],
+            "control": [20.0, 12.0, 8.0, 10.0],
+            "save_rate": [0.1, 0.2, -0.05, 0.1],
+            "save_rate_low": [-0.05, 0.0, -0.3, -0.1],
+            "save_rate_high": [0.25, 0.35, 0.2, 0.3],
+            "customers_saved": [10.0, 12.0, -2.0, 5.0],
+            "revenue_retained": [5000.0, 3000.0, -500.0, 2000.0],
+            "cost": [1000.0, 600.0, 400.0, 0.0],
+        }
+    )
+
+
+def test_campaign_effects_give_plotly_error_distances() -> None:
+    effects = views.campaign_effects(outcomes(), "playbook")
+    assert list(effects["label"]) == ["2026-01-01 · a", "2026-01-01 · b", "2026-02-01 · a"]
+    assert list(effects["error_plus"]) == pytest.approx([0.15, 0.25, 0.2])
+    assert list(effects["error_minus"]) == pytest.approx([0.2, 0.25, 0.2])
+    assert list(views.campaign_effects(outcomes(), "overall")["label"]) == ["2026-01-01"]
+
+
+def test_roi_is_pooled_per_playbook() -> None:
+    roi = views.roi_by_playbook(outcomes()).set_index("playbook")
+    assert roi.loc["a", "campaigns"] == 2
+    assert roi.loc["a", "roi"] == pytest.approx((5000 - 600) / 600)
+    assert roi.loc["b", "roi"] == pytest.approx((-500 - 400) / 400)
+
+
+def test_decision_summary_counts_latest_decisions() -> None:
+    summary = views.decision_summary(worklist())
+    assert summary["customers"].sum() == 3
+    assert set(summary["decision"]) == {"treat", "skip", "control"}
+    assert views.decision_summary(worklist().assign(decision=None)).empty
+
+
+def test_model_health_helpers() -> None:
+    health = {
+        "champion_version": "3",
+        "metrics": {"roc_auc": 0.8257, "brier": 0.0359, "rows": 6676.0, "ece": None},
+        "versions": [
+            {"version": "3", "model_family": "catboost", "roc_auc": 0.83, "pr_auc": 0.3, "aliases": ["champion"],
+             "promotion_decision": "promote"},
+            {"version": "2", "model_family": "rf", "roc_auc": 0.82, "pr_auc": 0.3, "aliases": [],
+             "promotion_decision": "n/a"},
+        ],
+    }  # fmt: skip
+    assert views.metric_cards(health["metrics"]) == [  # type: ignore[arg-type]
+        ("ROC-AUC", "0.826", views.METRIC_LABELS["roc_auc"][1]),
+        ("Brier", "0.036", views.METRIC_LABELS["brier"][1]),
+    ]
+    versions = views.versions_frame(health)
+    assert list(versions["champion"]) == [True, False]
+    assert list(versions["aliases"]) == ["champion", ""]
+    assert views.versions_frame({"versions": []}).empty
+    links = views.report_links({"html_path": "/tmp/r/drift report.html", "evidently_url": "http://e:8000/p"})
+    assert links == {"file": "file:///tmp/r/drift%20report.html", "evidently": "http://e:8000/p"}
+    assert views.report_links({"html_path": "relative.html", "evidently_url": None}) == {}
+
+
+def test_report_numbers_show_what_each_report_measured() -> None:
+    drift = {
+        "drift_share": 0.25,
+        "drifted_columns": 5,
+        "columns": 20,
+        "dataset_drift": False,
+        "roc_auc": None,
+    }
+    assert views.report_numbers(drift) == [
+        ("Drift share", "25%"),
+        ("Drifted columns", "5 of 20"),
+        ("Dataset drift", "no"),
+    ]
+    performance = {"drift_share": None, "drifted_columns": None, "roc_auc": 0.8123}
+    assert views.report_numbers(performance) == [("ROC-AUC on recent data", "0.812")]
+
+
+def test_reports_in_reading_order() -> None:
+    kinds = ["model_performance", "custom", "feature_drift", "prediction_drift"]
+    ordered = views.order_reports([{"report": k} for k in kinds])
+    assert [r["report"] for r in ordered] == [
+        "feature_drift",
+        "prediction_drift",
+        "model_performance",
+        "custom",
+    ]
+
+
+def test_drift_trend_orders_runs_and_drops_reports_without_drift() -> None:
+    monitoring = pd.DataFrame(
+        {
+            "report": ["feature_drift", "model_performance", "feature_drift"],
+            "run_at": ["2026-02-01 10:00", "2026-02-01 10:00", "2026-01-01 10:00"],
+            "drift_share": [0.3, None, 0.1],
+        }
+    )
+    trend_ = views.drift_trend(monitoring)
+    assert list(trend_["drift_share"]) == [0.1, 0.3]
