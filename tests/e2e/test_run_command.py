@@ -1,4 +1,6 @@
-"""The README's run command, on a tiny company: simulate, materialize, and the Dagster UI answers."""
+"""The README's run command, on a tiny company, end to end: simulate, two periods with a simulated outage in
+the second (drift flagged, retraining launched by the sensor, decided by the gate), then every view answers and
+real headless Chromium takes a screenshot of each dashboard page, the Dagster lineage and the Evidently UI."""
 
 from __future__ import annotations
 
@@ -22,9 +24,21 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SCREENSHOTS = os.environ.get("CHURN_SCREENSHOT_DIR")
+
+
+def _not_blank(png: Path) -> None:
+    from PIL import Image
+
+    with Image.open(png) as image:
+        colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None
+    assert len(colours) > 40, f"{png.name} looks blank ({len(colours)} colours)"
+
+
 @pytest.mark.slow
-def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
-    port, mlflow_port = _free_port(), _free_port()
+def test_run_command_ends_with_every_view_answering(tmp_path: Path) -> None:
+    port, mlflow_port, evidently_port, dashboard_port = (_free_port() for _ in range(4))
     env = {
         **os.environ,
         "CHURN_DATA_DIR": str(tmp_path / "data"),
@@ -41,6 +55,10 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
                 str(port),
                 "--mlflow-port",
                 str(mlflow_port),
+                "--evidently-port",
+                str(evidently_port),
+                "--dashboard-port",
+                str(dashboard_port),
             ],
             cwd=PROJECT_ROOT,
             env=env,
@@ -82,8 +100,22 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
                 time.sleep(1)
         else:
             raise AssertionError("the MLflow UI never answered")
-        assert "champion" in {a["alias"] for a in model.get("aliases", [])}
+        aliases = {a["alias"]: a["version"] for a in model.get("aliases", [])}
+        assert "champion" in aliases
         assert (tmp_path / "data" / "ground_truth" / "summary.json").is_file()
+        # the shifted month: drift flagged, retraining launched by the sensor and decided by the gate
+        assert "drift_retraining_sensor launches a run" in text, text[-6000:]
+        assert "Retraining launched by the drift sensor" in text
+        health = json.loads((tmp_path / "data" / "published" / "dashboard" / "model_health.json").read_text())
+        assert str(health["champion_version"]) == str(aliases["champion"])
+        _screenshots(
+            tmp_path,
+            text,
+            port=port,
+            evidently_port=evidently_port,
+            dashboard_port=dashboard_port,
+            champion=str(aliases["champion"]),
+        )
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -91,3 +123,32 @@ def test_run_command_ends_with_the_dagster_ui_answering(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def _screenshots(
+    tmp_path: Path, text: str, port: int, evidently_port: int, dashboard_port: int, champion: str
+) -> None:
+    """Every view in real headless Chromium: each must show its content; a PNG of each is kept."""
+    from tests.e2e.browser import capture, chromium
+
+    for name, view_port in (("Evidently UI", evidently_port), ("Risk dashboard", dashboard_port)):
+        assert f"http://127.0.0.1:{view_port}" in text, f"{name} address not printed"
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "screenshots"
+    dashboard = f"http://127.0.0.1:{dashboard_port}"
+    pages = [
+        ("dashboard-worklist", f"{dashboard}/", ["High-risk worklist", "Download"]),
+        ("dashboard-trends", f"{dashboard}/trends", ["Trends", "Churn rate"]),
+        ("dashboard-campaigns", f"{dashboard}/campaigns", ["Campaign effectiveness", "control"]),
+        ("dashboard-model-health", f"{dashboard}/model_health", ["Model health", f"{champion}"]),
+        (
+            "dagster-lineage",
+            f"http://127.0.0.1:{port}/asset-groups",
+            ["churn_scores", "feature_drift_report"],
+        ),
+        ("evidently-project", f"http://127.0.0.1:{evidently_port}/", ["Churn Platform"]),
+    ]
+    with chromium() as driver:
+        for name, url, expect in pages:
+            shown = capture(driver, url, folder / f"{name}.png", expect, timeout=120)
+            assert "Traceback" not in shown, f"{name}: {shown[:2000]}"
+            _not_blank(folder / f"{name}.png")
