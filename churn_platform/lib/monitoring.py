@@ -246,19 +246,6 @@ RUNNERS = {
 }
 
 
-def latest_report_runs(warehouse: Path) -> pd.DataFrame:
-    """The newest row per report kind (empty before the first monitoring run)."""
-    try:
-        return read_table(
-            warehouse,
-            f"select * from {REPORT_RUNS} qualify row_number() over (partition by report order by run_at desc) = 1",
-        )
-    except Exception as exc:  # the table does not exist before the first run
-        if "does not exist" in str(exc):
-            return pd.DataFrame()
-        raise
-
-
 @dataclass(frozen=True)
 class RetrainingRequest:
     """A decision to retrain: one per data snapshot (the run key), with every reason found."""
