@@ -143,7 +143,7 @@ def _screenshots(
         (
             "dagster-lineage",
             f"http://127.0.0.1:{port}/asset-groups",
-            ["churn_scores", "feature_drift_report"],
+            ["Global asset lineage", "monitoring", "retention"],
         ),
         ("evidently-project", f"http://127.0.0.1:{evidently_port}/", ["Churn Platform"]),
     ]
