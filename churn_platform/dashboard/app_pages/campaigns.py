@@ -35,13 +35,22 @@ else:
         cols = st.columns(4)
         cols[0].metric("Treated", f"{last['treated']:,.0f}", border=True)
         cols[1].metric("Control", f"{last['control']:,.0f}", border=True)
+        measurable = last["save_rate"] == last["save_rate"] and last["control"] > 0
         cols[2].metric(
             "Save rate vs control",
-            f"{last['save_rate']:+.1%}",
-            help=f"95% interval {last['save_rate_low']:+.1%} to {last['save_rate_high']:+.1%} (Newcombe).",
+            f"{last['save_rate']:+.1%}" if measurable else "n/a",
+            help=f"95% interval {last['save_rate_low']:+.1%} to {last['save_rate_high']:+.1%} (Newcombe)."
+            if measurable
+            else "No control customers in this campaign: there is nothing to compare the treated with.",
             border=True,
         )
-        cols[3].metric("ROI", "n/a" if last["roi"] != last["roi"] else f"{last['roi']:+.0%}", border=True)
+        cols[3].metric(
+            "ROI",
+            f"{last['roi']:+.0%}" if measurable and last["roi"] == last["roi"] else "n/a",
+            help="From the save rate's point estimate; read it with the interval beside it "
+            f"({last['control']:,.0f} control customers).",
+            border=True,
+        )
 
     present = [d for d in DIMENSIONS if d in set(outcomes["dimension"])]
     dimension = st.selectbox(
