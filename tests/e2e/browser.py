@@ -62,6 +62,10 @@ def capture(
     text = ""
     while time.monotonic() < deadline:
         text = page_text(driver)
+        if "Something went wrong" in text:  # a UI that read a file while the pipeline wrote it: reload
+            time.sleep(2)
+            driver.refresh()
+            continue
         busy = driver.find_elements(
             By.CSS_SELECTOR, "[data-testid='stStatusWidget'], [data-testid='stSpinner']"
         )

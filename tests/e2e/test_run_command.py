@@ -135,6 +135,11 @@ def _screenshots(
         assert f"http://127.0.0.1:{view_port}" in text, f"{name} address not printed"
     folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "screenshots"
     dashboard = f"http://127.0.0.1:{dashboard_port}"
+    evidently = f"http://127.0.0.1:{evidently_port}"
+    with urllib.request.urlopen(f"{evidently}/api/projects", timeout=10) as resp:
+        projects = json.loads(resp.read())
+    assert [p["name"] for p in projects] == ["Churn Platform"]
+    project = projects[0]["id"]
     pages = [
         ("dashboard-worklist", f"{dashboard}/", ["High-risk worklist", "Download"]),
         ("dashboard-trends", f"{dashboard}/trends", ["Trends", "Churn rate"]),
@@ -145,7 +150,11 @@ def _screenshots(
             f"http://127.0.0.1:{port}/asset-groups",
             ["Global asset lineage", "monitoring", "retention"],
         ),
-        ("evidently-project", f"http://127.0.0.1:{evidently_port}/", ["Churn Platform"]),
+        (
+            "evidently-project",
+            f"{evidently}/projects/{project}",
+            ["Churn Platform", "Share of drifted features"],
+        ),
     ]
     with chromium() as driver:
         for name, url, expect in pages:
