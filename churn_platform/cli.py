@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -251,8 +252,9 @@ def _materialize(select: Any, tags: dict[str, str] | None = None, title: str = "
         table.add_row(key, "[green]materialized[/]")
     for check in result.get_asset_check_evaluations():
         if not check.passed:
+            why = f": {check.description}" if check.description else ""
             table.add_row(
-                f"{check.asset_key.to_user_string()}:{check.check_name}", "[yellow]check did not pass[/]"
+                f"{check.asset_key.to_user_string()}:{check.check_name}", f"[yellow]did not pass[/]{why}"
             )
     for event in result.all_events:
         if event.is_step_failure:
@@ -463,6 +465,44 @@ def _demo_simulation(settings: Settings, advance_months: int | None, drift: str 
     )
 
 
+def _hand_over_cursors(settings: Settings) -> None:
+    """The demo evaluated the sensors itself: give the daemon their cursors, so that on its first tick it does
+    not see every landing file, tier change and report as new and redo the demo's work."""
+    import dagster as dg
+
+    from churn_platform.defs.monitoring.sensors import REPORT_KEYS
+    from churn_platform.lib.sensing import new_deliveries
+
+    instance = dg.DagsterInstance.get()
+
+    def newest(keys: list[dg.AssetKey]) -> str | None:
+        ids = [r.storage_id for key in keys for r in instance.fetch_materializations(key, limit=1).records]
+        return str(max(ids)) if ids else None
+
+    cursors = {
+        "landing_sensor": new_deliveries(settings.landing, None).cursor,
+        "drift_retraining_sensor": newest(REPORT_KEYS),
+        "campaign_sensor": newest([dg.AssetKey("risk_tier_changes")]),
+    }
+    dagster = str(Path(sys.executable).parent / "dagster")
+    workspace = str(PROJECT_ROOT / "workspace.yaml")
+    procs = [
+        subprocess.Popen(
+            [dagster, "sensor", "cursor", name, "--set", value, "-w", workspace],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name, value in cursors.items()
+        if value
+    ]
+    failed = [p.args[3] for p in procs if p.wait() != 0]  # type: ignore[index]
+    if failed:
+        console.print(
+            f"[yellow]could not hand the sensor cursors of {failed} to the daemon[/]: it will re-check"
+        )
+
+
 @app.command()
 def demo(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default localhost).")] = None,
@@ -526,6 +566,7 @@ def demo(
     )
     outbox = sorted(settings.outbox.glob("*.eml")) if settings.outbox.exists() else []
     console.print(f"outbox: {len(outbox)} messages in {settings.outbox}")
+    _hand_over_cursors(settings)
     if not no_ui:
         ui(
             host=host,

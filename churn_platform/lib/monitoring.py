@@ -254,15 +254,21 @@ class RetrainingRequest:
     reasons: list[str]
 
 
-def retraining_request(reports: list[dict[str, Any]], policy: MonitoringPolicy) -> RetrainingRequest | None:
+def retraining_request(
+    reports: list[dict[str, Any]], policy: MonitoringPolicy, retrained_through: str | None = None
+) -> RetrainingRequest | None:
     """Apply the policy to newly recorded reports; None when none of them calls for retraining.
 
-    The run key names the data snapshot, so the reports a retraining run itself produces (on the same
-    snapshot) can never launch another retraining: one retraining per snapshot, however many reports drift.
+    Reports on data the models were already retrained on (``retrained_through``: the newest snapshot the last
+    training round could see) are passed over: retraining again on the same data cannot fix their drift. The
+    run key names the data snapshot, so one retraining per snapshot however many reports drift, and the
+    reports a retraining run writes itself never launch another.
     """
     reasons: list[str] = []
     snapshots: list[str] = []
     for summary in reports:
+        if retrained_through and str(summary.get("data_snapshot") or "") <= retrained_through:
+            continue
         found = retraining_reasons(summary, policy)
         reasons.extend(f"{summary.get('report')}: {reason}" for reason in found)
         if found:

@@ -165,6 +165,8 @@ def test_one_retraining_per_data_snapshot() -> None:
     assert first is not None
     assert again is not None
     assert first.run_key == again.run_key == "retrain-2026-02-01"
+    assert retraining_request([drift], POLICY, retrained_through="2026-02-01") is None
+    assert retraining_request([drift], POLICY, retrained_through="2026-01-01") is not None
     later = retraining_request([{**drift, "data_snapshot": "2026-03-01"}], POLICY)
     assert later is not None
     assert later.run_key != first.run_key

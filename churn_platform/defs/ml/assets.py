@@ -33,6 +33,11 @@ class TrainingConfig(dg.Config):
     seed: int = 42
 
 
+def _newest_snapshot(warehouse: WarehouseResource) -> str:
+    newest = read_table(warehouse.path_obj, "select max(snapshot_date) as d from ml_scoring_set")["d"].iloc[0]
+    return f"{pd.Timestamp(newest):%Y-%m-%d}" if pd.notna(newest) else ""
+
+
 @dg.asset(
     key=CANDIDATES,
     deps=[TRAINING_SET],
@@ -78,6 +83,8 @@ def churn_model_candidates(
             "best_version": outcome.best_version,
             "explainer_version": outcome.catboost_version or "",
             "validation_snapshot": outcome.validation_snapshot,
+            # the newest snapshot this round could see: the drift sensor does not retrain on it again
+            "data_snapshot": _newest_snapshot(warehouse),
             "decision": "promote" if decision.promote else "keep",
             "decision_reason": decision.reason,
             "mlflow_tracking_uri": mlflow.tracking_uri,

@@ -11,6 +11,7 @@ REPORT_KEYS = [
     dg.AssetKey("prediction_drift_report"),
     dg.AssetKey("model_performance_report"),
 ]
+CANDIDATES = dg.AssetKey("churn_model_candidates")
 RETRAINING = (
     dg.AssetSelection.assets("churn_model_candidates").downstream()
     - dg.AssetSelection.assets("retention_targets").downstream()
@@ -62,10 +63,14 @@ def drift_retraining_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRes
         for record in result.records:
             newest = max(newest, record.storage_id)
             summaries.append(_summary(record))
-    request = retraining_request(summaries, policy)
+    trained = context.instance.get_latest_materialization_event(CANDIDATES)
+    meta = trained.asset_materialization.metadata if trained and trained.asset_materialization else {}
+    retrained_through = str(meta["data_snapshot"].value) if "data_snapshot" in meta else None
+    request = retraining_request(summaries, policy, retrained_through)
     if request is None:
         reason = (
-            f"{len(summaries)} new report(s), all within the policy's thresholds"
+            f"{len(summaries)} new report(s), all within the policy's thresholds or on data the models were "
+            f"already retrained on (through {retrained_through or 'never'})"
             if summaries
             else "no new reports"
         )
