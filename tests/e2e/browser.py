@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 
 
 @contextmanager
-def chromium(width: int = 1440, height: int = 1000) -> Iterator[webdriver.Chrome]:
+def chromium(width: int = 1440, height: int = 1400) -> Iterator[webdriver.Chrome]:
     """A headless Chromium driven by the system chromedriver (never downloads one)."""
     driver_path = shutil.which("chromedriver")
     browser_path = shutil.which("chromium")
@@ -37,6 +37,7 @@ def chromium(width: int = 1440, height: int = 1000) -> Iterator[webdriver.Chrome
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     driver.set_page_load_timeout(60)
+    driver.set_window_size(width, height)  # headless caps the first window at the default screen size
     try:
         yield driver
     finally:
@@ -74,6 +75,8 @@ def capture(
         time.sleep(0.5)
     else:
         raise AssertionError(f"{url}: never showed {expect}; it shows:\n{text[:3000]}")
+    for button in driver.find_elements(By.XPATH, "//button[normalize-space()='Skip']"):
+        button.click()  # Dagster's one-off "join the community" dialog would cover the lineage
     time.sleep(settle)  # let charts finish drawing
     if full_height:
         driver.set_window_size(driver.get_window_size()["width"], full_height)

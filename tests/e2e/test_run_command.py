@@ -151,6 +151,11 @@ def _screenshots(
             ["Global asset lineage", "monitoring", "retention"],
         ),
         (
+            "dagster-monitoring",
+            f"http://127.0.0.1:{port}/locations/__repository__@churn_platform.definitions/asset-groups/monitoring",
+            ["monitoring_alerts", "feature_drift_report", "Materialized"],
+        ),
+        (
             "evidently-project",
             f"{evidently}/projects/{project}",
             ["Churn Platform", "Share of drifted features"],
