@@ -248,6 +248,28 @@ def versions_frame(health: dict[str, Any]) -> pd.DataFrame:
     return versions[[*first, *[c for c in versions.columns if c not in first]]]
 
 
+def latest_decision(health: dict[str, Any]) -> str | None:
+    """What the promotion gate decided in the newest training round, in one sentence (None before any round).
+
+    After a retraining a product manager's first question is "did the model change?": this answers it.
+    """
+    rounds = [v for v in health.get("versions") or [] if v.get("candidate_of_round") == "best"]
+    if not rounds:
+        return None
+    best = max(rounds, key=lambda v: int(v["version"]))
+    auc = best.get("roc_auc")
+    about = f"v{best['version']} ({best.get('model_family') or 'unknown'}"
+    about += f", ROC-AUC {auc:.4f}" if isinstance(auc, (int, float)) else ""
+    about += f", judged on {best['validation_snapshot']})" if best.get("validation_snapshot") else ")"
+    champion = str(health.get("champion_version") or "")
+    if best.get("promotion_decision") == "promote" and champion == str(best["version"]):
+        return f"Latest training round ({best.get('registered_at') or '?'}): {about} beat the champion and was promoted."
+    return (
+        f"Latest training round ({best.get('registered_at') or '?'}): {about} did not beat the champion by the "
+        f"policy margin; v{champion or '?'} stays champion."
+    )
+
+
 def drift_trend(monitoring: pd.DataFrame) -> pd.DataFrame:
     """Drift share per report run, oldest first (the performance report has none and is left out)."""
     rows = monitoring[monitoring["drift_share"].notna()].copy()

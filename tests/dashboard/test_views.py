@@ -220,3 +220,35 @@ def test_drift_trend_orders_runs_and_drops_reports_without_drift() -> None:
     )
     trend_ = views.drift_trend(monitoring)
     assert list(trend_["drift_share"]) == [0.1, 0.3]
+
+
+def test_latest_decision_says_whether_the_gate_promoted() -> None:
+    first = {
+        "version": "3",
+        "model_family": "catboost",
+        "roc_auc": 0.83,
+        "candidate_of_round": "best",
+        "promotion_decision": "promote",
+        "validation_snapshot": "2025-12-01",
+        "registered_at": "2026-01-02",
+    }
+    other = {"version": "2", "model_family": "rf", "roc_auc": 0.82, "candidate_of_round": "other"}
+    kept = {
+        "version": "6",
+        "model_family": "random_forest",
+        "roc_auc": 0.8301,
+        "candidate_of_round": "best",
+        "promotion_decision": "keep",
+        "validation_snapshot": "2026-01-01",
+        "registered_at": "2026-02-02",
+    }
+    assert views.latest_decision({"versions": [other]}) is None
+    promoted = views.latest_decision({"champion_version": "3", "versions": [first, other]})
+    assert promoted is not None
+    assert (
+        "v3 (catboost, ROC-AUC 0.8300, judged on 2025-12-01) beat the champion and was promoted" in promoted
+    )
+    stayed = views.latest_decision({"champion_version": "3", "versions": [kept, first, other]})
+    assert stayed is not None
+    assert "v6 (random_forest" in stayed
+    assert "v3 stays champion" in stayed

@@ -44,6 +44,9 @@ else:
             + str(window.get("validation_snapshot", "?"))
             + (f" · policy {health['policy_version']}" if health.get("policy_version") else "")
         )
+    decision = views.latest_decision(health)
+    if decision:
+        st.info(decision, icon=":material/gavel:")
     buttons = st.container(horizontal=True)
     if health.get("mlflow_run_url"):
         buttons.link_button("Open the MLflow run", health["mlflow_run_url"], icon=":material/open_in_new:")
