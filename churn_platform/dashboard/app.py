@@ -1,6 +1,6 @@
 """Churn Platform – risk dashboard: the entry point ``streamlit run churn_platform/dashboard/app.py``.
 
-It reads only the snapshots the pipeline publishes (``CHURN_PUBLISHED_DIR``, by default
+It reads only the snapshots the pipeline publishes (``CHURN_DASHBOARD_DIR``, by default
 ``data/published/dashboard``), never the warehouse, so it works while the pipeline runs. Bind it to
 localhost (``--server.address 127.0.0.1 --server.headless true``, also the defaults in ``.streamlit/``
 next to this file): it shows customer names and revenue and has no login.

@@ -18,7 +18,7 @@ import streamlit as st
 
 from churn_platform.settings import get_settings
 
-ENV_VAR = "CHURN_PUBLISHED_DIR"
+ENV_VAR = "CHURN_DASHBOARD_DIR"
 HOW_TO_PUBLISH = (
     "Run `bash scripts/run.sh` (the demo publishes everything), or materialize the `dashboard_snapshot` "
     "asset in the Dagster UI."
@@ -26,7 +26,7 @@ HOW_TO_PUBLISH = (
 
 
 def published_dir() -> Path:
-    """``CHURN_PUBLISHED_DIR``, else the platform's ``published/dashboard`` folder."""
+    """``CHURN_DASHBOARD_DIR``, else the platform's ``published/dashboard`` folder."""
     configured = os.environ.get(ENV_VAR)
     return Path(configured) if configured else get_settings().published / "dashboard"
 

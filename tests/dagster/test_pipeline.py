@@ -113,6 +113,8 @@ def test_the_eda_notebook_runs_on_the_published_marts(company: Path, tmp_path: P
     notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "eda_churn_marts.ipynb", as_version=4)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("CHURN_PUBLISHED_DIR", str(published))
+        # importing streamlit (the dashboard tests do) sets MPLBACKEND=Agg: the kernel would draw nothing inline
+        env.delenv("MPLBACKEND", raising=False)
         NotebookClient(
             notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
         ).execute()

@@ -61,7 +61,7 @@ def partial(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run(page: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("CHURN_PUBLISHED_DIR", str(folder))
+    monkeypatch.setenv("CHURN_DASHBOARD_DIR", str(folder))
     at = AppTest.from_file(str(PAGES.get(page, DASHBOARD / f"{page}.py")), default_timeout=60)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
