@@ -27,6 +27,9 @@ app = typer.Typer(
 console = Console()
 
 
+DEMO_ALERT_EMAIL = "churn-owners@churn-platform.local"
+
+
 def _fail(message: str) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}")
     return typer.Exit(code=2)
@@ -529,8 +532,16 @@ def demo(
 
     from churn_platform.defs.monitoring.sensors import RETRAINING
 
+    if not os.environ.get("CHURN_ALERT_EMAILS") and not os.environ.get("CHURN_ALERT_WEBHOOK_URL"):
+        # the demo's owning team reads its alerts in the outbox, beside the campaigns
+        os.environ["CHURN_ALERT_EMAILS"] = DEMO_ALERT_EMAIL
     settings = get_settings()
     _environment(settings)
+    console.print(
+        f"alerts go to {settings.alert_emails or 'no email'}"
+        + (" and the webhook" if settings.alert_webhook_url else "")
+        + " (CHURN_ALERT_EMAILS, CHURN_ALERT_WEBHOOK_URL)"
+    )
     summary_file = settings.ground_truth / "summary.json"
     if summary_file.exists():
         console.print(f"demo company already simulated in {settings.data_dir} (delete it to start over)")

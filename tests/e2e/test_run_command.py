@@ -106,6 +106,9 @@ def test_run_command_ends_with_every_view_answering(tmp_path: Path) -> None:
         # the shifted month: drift flagged, retraining launched by the sensor and decided by the gate
         assert "drift_retraining_sensor launches a run" in text, text[-6000:]
         assert "Retraining launched by the drift sensor" in text
+        alerts = sorted((tmp_path / "data" / "outbox").glob("alert_drift_*churn-owners*.eml"))
+        assert alerts, "the drift alert reached the owning team through the campaign outbox"
+        assert "drift" in alerts[0].read_text().lower()
         health = json.loads((tmp_path / "data" / "published" / "dashboard" / "model_health.json").read_text())
         assert str(health["champion_version"]) == str(aliases["champion"])
         _screenshots(
