@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -487,23 +486,17 @@ def _hand_over_cursors(settings: Settings) -> None:
         "drift_retraining_sensor": newest(REPORT_KEYS),
         "campaign_sensor": newest([dg.AssetKey("risk_tier_changes")]),
     }
-    dagster = str(Path(sys.executable).parent / "dagster")
-    workspace = str(PROJECT_ROOT / "workspace.yaml")
-    procs = [
-        subprocess.Popen(
-            [dagster, "sensor", "cursor", name, "--set", value, "-w", workspace],
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name, value in cursors.items()
-        if value
-    ]
-    failed = [p.args[3] for p in procs if p.wait() != 0]  # type: ignore[index]
-    if failed:
-        console.print(
-            f"[yellow]could not hand the sensor cursors of {failed} to the daemon[/]: it will re-check"
-        )
+    from churn_platform.lib.handover import set_sensor_cursors
+
+    wanted = {name: value for name, value in cursors.items() if value}
+    try:
+        done = set_sensor_cursors(instance, PROJECT_ROOT / "workspace.yaml", wanted)
+    except Exception as exc:  # never fail the demo over this: the daemon then re-checks everything once
+        done = []
+        console.print(f"[yellow]could not hand the sensor cursors to the daemon ({exc})[/]: it will re-check")
+    missing = sorted(set(wanted) - set(done))
+    if missing:
+        console.print(f"[yellow]sensors not found for their cursors: {missing}[/]")
 
 
 @app.command()
