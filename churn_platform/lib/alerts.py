@@ -113,6 +113,19 @@ def newly_critical_alerts(changes: pd.DataFrame, min_customers: int = 1) -> list
     ]
 
 
+def _same_finding(row: Row, fallback: str, kind: str = "") -> str:
+    """The part of a key that says what was found: the data snapshot and the model when the row names them.
+
+    Re-running a report or re-scoring the same month with the same champion finds the same thing again (a
+    retraining that keeps the champion re-runs every report); the team hears about it once. Rows without
+    those columns fall back to the run (``fallback``).
+    """
+    snapshot, model = row.get("data_snapshot", row.get("snapshot_date")), row.get("model_version")
+    if snapshot is None or model is None or pd.isna(snapshot) or pd.isna(model):
+        return fallback
+    return f"{kind + ':' if kind else ''}{pd.Timestamp(snapshot):%Y-%m-%d}:v{model}"
+
+
 def _newly_critical_alert(run: pd.DataFrame) -> Alert:
     scored_at = pd.Timestamp(run["scored_at"].iloc[0])
     count = len(run)
@@ -123,7 +136,7 @@ def _newly_critical_alert(run: pd.DataFrame) -> Alert:
     )
     noun = "customer" if count == 1 else "customers"
     return Alert(
-        key=f"newly_critical:{scored_at.isoformat()}",
+        key=f"newly_critical:{_same_finding(run.iloc[0].to_dict(), scored_at.isoformat())}",
         kind="newly_critical",
         severity="critical",
         title=f"{count} {noun} newly critical",
@@ -201,7 +214,7 @@ def _drift_alert(run: Row, threshold: float) -> Alert:
         else f"at or above the {_pct(threshold)} threshold"
     )
     return Alert(
-        key=f"drift:{run['run_id']}",
+        key=f"drift:{_same_finding(run, str(run['run_id']), str(run['report']))}",
         kind=str(run["report"]),
         severity="warning",
         title=f"{label} detected for model {run['model_version']}",
@@ -223,7 +236,7 @@ def _drift_alert(run: Row, threshold: float) -> Alert:
 def _performance_alert(run: Row, min_roc_auc: float) -> Alert:
     auc = float(run["roc_auc"])
     return Alert(
-        key=f"drift:{run['run_id']}",
+        key=f"drift:{_same_finding(run, str(run['run_id']), 'model_performance')}",
         kind="model_performance",
         severity="critical",
         title=f"Model {run['model_version']} ROC AUC fell to {auc:.3f}",

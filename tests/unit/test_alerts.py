@@ -447,3 +447,26 @@ def test_the_webhook_url_never_leaks(
 def test_an_email_sender_needs_recipients(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="without recipients"):
         deliver_alerts([alert()], tmp_path / "w.duckdb", None, OutboxSender(tmp_path / "outbox"), [])
+
+
+def test_the_same_finding_on_the_same_data_and_model_is_one_alert(tmp_path: Path, hook: FakeWebhook) -> None:
+    """A retraining that keeps the champion re-runs every report on the same month: the team hears it once."""
+    runs = report_runs()
+    runs = runs[runs["run_id"] == "f-share"]
+    again = runs.assign(run_id="f-share-rerun", run_at=runs["run_at"] + pd.Timedelta(minutes=5))
+    new_model = runs.assign(run_id="f-share-v4", model_version="4")
+    frame = pd.concat([runs, again, new_model]).assign(data_snapshot=pd.Timestamp("2026-02-01"))
+    alerts = drift_alerts(frame, drift_share_threshold=0.3)
+    assert sorted(a.key for a in alerts) == [
+        "drift:feature_drift:2026-02-01:v3",
+        "drift:feature_drift:2026-02-01:v3",
+        "drift:feature_drift:2026-02-01:v4",
+    ]
+    report = deliver_alerts(alerts, tmp_path / "wh.duckdb", webhook_url=hook.url, sleep=no_sleep)
+    assert report.sent["webhook"] == 2
+    assert len(hook.accepted) == 2
+    rows = [("c1", "high", "critical", 0.9), ("c2", None, "critical", 0.85)]
+    first = changes(rows).assign(snapshot_date=pd.Timestamp("2026-02-01"), model_version="3")
+    rescored = first.assign(scored_at=first["scored_at"] + pd.Timedelta(hours=1))
+    keys = {a.key for a in newly_critical_alerts(pd.concat([first, rescored]))}
+    assert keys == {"newly_critical:2026-02-01:v3"}

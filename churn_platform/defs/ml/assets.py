@@ -198,6 +198,8 @@ def risk_tier_changes(warehouse: WarehouseResource) -> dg.MaterializeResult:
     previous = history[history["scored_at"] == runs[-2]] if len(runs) > 1 else current.iloc[0:0]
     changes = tier_changes(previous, current)
     changes["scored_at"] = runs[-1]
+    changes["snapshot_date"] = current["snapshot_date"].max() if len(current) else pd.NaT
+    changes["model_version"] = str(current["model_version"].iloc[0]) if len(current) else None
     write_tables(warehouse.path_obj, {"ml.risk_tier_changes": changes})
     counts = changes.groupby(["direction", "current_tier"]).size().rename("customers").reset_index()
     return dg.MaterializeResult(
