@@ -3,6 +3,7 @@
 import dagster as dg
 
 from churn_platform.defs.ml.resources import PolicyResource
+from churn_platform.defs.monitoring.assets import REPORT_KEYS
 from churn_platform.defs.monitoring.resources import AlertsResource
 from churn_platform.defs.resources import WarehouseResource
 from churn_platform.defs.retention.resources import DeliveryResource
@@ -10,12 +11,7 @@ from churn_platform.lib.alerts import collect_alerts, deliver_alerts
 
 
 @dg.asset(
-    deps=[
-        dg.AssetKey("risk_tier_changes"),
-        dg.AssetKey("feature_drift_report"),
-        dg.AssetKey("prediction_drift_report"),
-        dg.AssetKey("model_performance_report"),
-    ],
+    deps=[dg.AssetKey("risk_tier_changes"), *REPORT_KEYS],
     group_name="monitoring",
     kinds={"slack", "email"},
     description="Posts each new finding once to the Slack-compatible webhook (CHURN_ALERT_WEBHOOK_URL) and "

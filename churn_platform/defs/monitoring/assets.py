@@ -12,6 +12,7 @@ CHAMPION = dg.AssetKey("champion_model")
 SCORES = dg.AssetKey("churn_scores")
 TRAINING_SET = dg.AssetKey("ml_training_set")
 SCORING_SET = dg.AssetKey("ml_scoring_set")
+REPORT_KEYS = [dg.AssetKey(f"{name}_report") for name in (FEATURE_DRIFT, PREDICTION_DRIFT, MODEL_PERFORMANCE)]
 
 
 def _metadata(recorded: RecordedReport) -> dict[str, dg.MetadataValue]:

@@ -3,14 +3,10 @@
 import dagster as dg
 
 from churn_platform.defs.ml.resources import PolicyResource
+from churn_platform.defs.monitoring.assets import REPORT_KEYS
 from churn_platform.lib.monitoring import retraining_request
 from churn_platform.settings import get_settings
 
-REPORT_KEYS = [
-    dg.AssetKey("feature_drift_report"),
-    dg.AssetKey("prediction_drift_report"),
-    dg.AssetKey("model_performance_report"),
-]
 CANDIDATES = dg.AssetKey("churn_model_candidates")
 RETRAINING = (
     dg.AssetSelection.assets("churn_model_candidates").downstream()

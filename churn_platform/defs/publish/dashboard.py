@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from churn_platform.defs.ml.resources import MlflowResource
+from churn_platform.defs.monitoring.assets import REPORT_KEYS
 from churn_platform.defs.monitoring.resources import MonitoringResource
 from churn_platform.defs.resources import ExportsResource, WarehouseResource
 from churn_platform.lib.dashboard_publish import monitoring_reports, publish_dashboard
@@ -17,9 +18,7 @@ from churn_platform.lib.model_health import champion_health
         dg.AssetKey("customer_value"),
         dg.AssetKey("risk_tier_changes"),
         dg.AssetKey("champion_model"),
-        dg.AssetKey("feature_drift_report"),
-        dg.AssetKey("prediction_drift_report"),
-        dg.AssetKey("model_performance_report"),
+        *REPORT_KEYS,
         dg.AssetKey("campaign_sends"),
         dg.AssetKey("campaign_outcomes"),
     ],
