@@ -525,6 +525,16 @@ def demo(
 
     from churn_platform.defs.monitoring.sensors import RETRAINING
 
+    # links written during the demo (reports, dashboard) must point where the views will listen
+    for name, value in (
+        ("CHURN_HOST", host),
+        ("CHURN_DAGSTER_PORT", port),
+        ("CHURN_MLFLOW_PORT", mlflow_port),
+        ("CHURN_EVIDENTLY_PORT", evidently_port),
+        ("CHURN_DASHBOARD_PORT", dashboard_port),
+    ):
+        if value:
+            os.environ[name] = str(value)
     if not os.environ.get("CHURN_ALERT_EMAILS") and not os.environ.get("CHURN_ALERT_WEBHOOK_URL"):
         # the demo's owning team reads its alerts in the outbox, beside the campaigns
         os.environ["CHURN_ALERT_EMAILS"] = DEMO_ALERT_EMAIL

@@ -143,6 +143,9 @@ def _screenshots(
         projects = json.loads(resp.read())
     assert [p["name"] for p in projects] == ["Churn Platform"]
     project = projects[0]["id"]
+    health = json.loads((tmp_path / "data" / "published" / "dashboard" / "model_health.json").read_text())
+    drift_url = next(r["evidently_url"] for r in health["reports"] if r["report"] == "feature_drift")
+    assert drift_url.startswith(f"{evidently}/projects/{project}/reports/")
     pages = [
         ("dashboard-worklist", f"{dashboard}/", ["High-risk worklist", "Download"]),
         ("dashboard-trends", f"{dashboard}/trends", ["Trends", "Churn rate"]),
@@ -163,6 +166,8 @@ def _screenshots(
             f"{evidently}/projects/{project}",
             ["Churn Platform", "Share of drifted features"],
         ),
+        # the drift report of the shifted month, by the link the dashboard and Dagster give
+        ("evidently-drift-report", drift_url, ["Dataset Drift is detected"]),
     ]
     with chromium() as driver:
         for name, url, expect in pages:
