@@ -170,3 +170,26 @@ def test_one_retraining_per_data_snapshot() -> None:
     later = retraining_request([{**drift, "data_snapshot": "2026-03-01"}], POLICY)
     assert later is not None
     assert later.run_key != first.run_key
+
+
+def test_a_bad_monitoring_policy_names_the_file_and_key(tmp_path: Path) -> None:
+    import yaml
+
+    from churn_platform.settings import PROJECT_ROOT
+    from ml.policy import PolicyError, load_policy
+
+    doc = yaml.safe_load((PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml").read_text())
+    assert (
+        load_policy(PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml").monitoring.drift_share
+        == 0.2
+    )
+    doc["monitoring"]["drift_share"] = 1.5
+    doc["monitoring"]["drift_shares"] = 0.2
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(PolicyError) as caught:
+        load_policy(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "monitoring.drift_share:" in message
+    assert "monitoring.drift_shares" in message
