@@ -271,8 +271,9 @@ def latest_decision(health: dict[str, Any]) -> str | None:
 
 
 def drift_trend(monitoring: pd.DataFrame) -> pd.DataFrame:
-    """Drift share per report run, oldest first (the performance report has none and is left out)."""
-    rows = monitoring[monitoring["drift_share"].notna()].copy()
+    """Share of drifted features per feature drift run, oldest first (prediction drift's number is a distance,
+    not a share, and the performance report has none)."""
+    rows = monitoring[monitoring["drift_share"].notna() & (monitoring["report"] == "feature_drift")].copy()
     rows["run_at"] = pd.to_datetime(rows["run_at"])
     return rows.sort_values("run_at").reset_index(drop=True)
 
@@ -293,6 +294,12 @@ def order_reports(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def report_numbers(report: dict[str, Any]) -> list[tuple[str, str]]:
     """(label, value) for what a report measured; drift reports and the performance report differ."""
     numbers = []
+    if report.get("report") == "prediction_drift":  # one column: its "share" is the distance itself
+        if report.get("drift_share") is not None:
+            numbers.append(("Distance (Wasserstein, normed)", f"{report['drift_share']:.3f}"))
+        if report.get("dataset_drift") is not None:
+            numbers.append(("Predictions drifted", "yes" if report["dataset_drift"] else "no"))
+        return numbers
     if report.get("drift_share") is not None:
         numbers.append(("Drift share", f"{report['drift_share']:.0%}"))
     if report.get("drifted_columns") is not None:
@@ -301,6 +308,8 @@ def report_numbers(report: dict[str, Any]) -> list[tuple[str, str]]:
         numbers.append(("Dataset drift", "yes" if report["dataset_drift"] else "no"))
     if report.get("roc_auc") is not None:
         numbers.append(("ROC-AUC on recent data", f"{report['roc_auc']:.3f}"))
+    if report.get("roc_auc") is not None and report.get("reference_roc_auc") is not None:
+        numbers.append(("ROC-AUC at validation", f"{report['reference_roc_auc']:.3f}"))
     return numbers
 
 

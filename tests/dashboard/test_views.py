@@ -197,6 +197,18 @@ def test_report_numbers_show_what_each_report_measured() -> None:
     ]
     performance = {"drift_share": None, "drifted_columns": None, "roc_auc": 0.8123}
     assert views.report_numbers(performance) == [("ROC-AUC on recent data", "0.812")]
+    performance["reference_roc_auc"] = 0.8291
+    assert views.report_numbers(performance)[-1] == ("ROC-AUC at validation", "0.829")
+    prediction = {
+        "report": "prediction_drift",
+        "drift_share": 1.185,
+        "drifted_columns": 1,
+        "dataset_drift": True,
+    }
+    assert views.report_numbers(prediction) == [
+        ("Distance (Wasserstein, normed)", "1.185"),
+        ("Predictions drifted", "yes"),
+    ]
 
 
 def test_reports_in_reading_order() -> None:
@@ -213,9 +225,9 @@ def test_reports_in_reading_order() -> None:
 def test_drift_trend_orders_runs_and_drops_reports_without_drift() -> None:
     monitoring = pd.DataFrame(
         {
-            "report": ["feature_drift", "model_performance", "feature_drift"],
-            "run_at": ["2026-02-01 10:00", "2026-02-01 10:00", "2026-01-01 10:00"],
-            "drift_share": [0.3, None, 0.1],
+            "report": ["feature_drift", "model_performance", "feature_drift", "prediction_drift"],
+            "run_at": ["2026-02-01 10:00", "2026-02-01 10:00", "2026-01-01 10:00", "2026-02-01 10:00"],
+            "drift_share": [0.3, None, 0.1, 1.2],
         }
     )
     trend_ = views.drift_trend(monitoring)

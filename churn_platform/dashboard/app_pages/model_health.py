@@ -90,7 +90,7 @@ if monitoring is not None:
             color="report",
             markers=True,
             labels={"run_at": "report run", "drift_share": "share of drifted columns", "report": ""},
-            title="Drift share over report runs",
+            title="Share of drifted features over report runs",
         )
         figure.update_layout(yaxis_tickformat=".0%", yaxis_range=[0, 1], height=340)
         st.plotly_chart(figure)
