@@ -25,6 +25,16 @@ ModelKind = Literal["logistic_regression", "random_forest", "catboost"]
 MODEL_KINDS: tuple[ModelKind, ...] = ("logistic_regression", "random_forest", "catboost")
 
 
+def widen_to_float(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with integer and boolean columns as floats: model signatures declare numeric features as double
+    (they may hold nulls), and Evidently infers a column's type from its dtype."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_bool_dtype(out[col]) or pd.api.types.is_integer_dtype(out[col]):
+            out[col] = out[col].astype(float)
+    return out
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     """Which columns feed the model, and which of them are categorical."""

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ml.metrics import evaluate
+from ml.models import widen_to_float
 from ml.policy import MonitoringPolicy
 
 FEATURE_DRIFT = "feature_drift"
@@ -150,15 +151,6 @@ def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return frame if len(frame) <= rows else frame.sample(rows, random_state=seed)
 
 
-def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
-    """Evidently infers column types from dtypes: booleans become numbers, nullable ints become floats."""
-    out = frame.copy()
-    for col in out.columns:
-        if pd.api.types.is_bool_dtype(out[col]) or pd.api.types.is_integer_dtype(out[col]):
-            out[col] = out[col].astype(float)
-    return out
-
-
 def feature_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -191,8 +183,8 @@ def feature_drift(
         cat_threshold=policy.column_threshold,
     )
     snapshot = Report([preset], tags=[FEATURE_DRIFT], metadata={"report": FEATURE_DRIFT}).run(
-        Dataset.from_pandas(_prepare(current[columns]), data_definition=definition),
-        Dataset.from_pandas(_prepare(ref), data_definition=definition),
+        Dataset.from_pandas(widen_to_float(current[columns]), data_definition=definition),
+        Dataset.from_pandas(widen_to_float(ref), data_definition=definition),
         name=f"Feature drift: {current_label} vs {reference_label}",
     )
     per_column = _column_drift(snapshot)
@@ -400,22 +392,22 @@ def _project(workspace: Any, name: str) -> Any:
     return project
 
 
-def add_to_workspace(result: MonitoringResult, workspace_dir: Path, project_name: str = PROJECT_NAME) -> str:
-    """Add the run to the Evidently workspace project (created on first use); returns the snapshot id."""
+@dataclass(frozen=True)
+class WorkspaceRun:
+    """Where a run landed in the Evidently workspace: enough to link to it in the UI."""
+
+    project_id: str
+    snapshot_id: str
+
+
+def add_to_workspace(
+    result: MonitoringResult, workspace_dir: Path, project_name: str = PROJECT_NAME
+) -> WorkspaceRun:
+    """Add the run to the Evidently workspace project (created on first use)."""
     from evidently.ui.workspace import Workspace
 
     workspace_dir.mkdir(parents=True, exist_ok=True)
     workspace = Workspace(str(workspace_dir))
     project = _project(workspace, project_name)
     ref = workspace.add_run(project.id, result.snapshot)
-    return str(ref.id)
-
-
-def project_id(workspace_dir: Path, project_name: str = PROJECT_NAME) -> str | None:
-    """The workspace project's id (for links into the Evidently UI), if it exists yet."""
-    from evidently.ui.workspace import Workspace
-
-    if not workspace_dir.exists():
-        return None
-    found = Workspace(str(workspace_dir)).search_project(project_name)
-    return str(found[0].id) if found else None
+    return WorkspaceRun(str(project.id), str(ref.id))

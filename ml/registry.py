@@ -10,6 +10,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from ml.metrics import evaluate
+from ml.models import widen_to_float
 from ml.tracking import CHAMPION, EXPLAINER
 
 
@@ -41,12 +42,7 @@ def set_alias(name: str, version: str, alias: str = CHAMPION) -> None:
 def score_with(model_uri: str, rows: pd.DataFrame) -> np.ndarray:
     """Churn probabilities from a logged pyfunc model (it returns probabilities, never labels)."""
     model = mlflow.pyfunc.load_model(model_uri)
-    # the signature declares numeric features as double (they may hold nulls): widen ints and booleans
-    rows = rows.copy()
-    for col in rows.columns:
-        if pd.api.types.is_bool_dtype(rows[col]) or pd.api.types.is_integer_dtype(rows[col]):
-            rows[col] = rows[col].astype(float)
-    out = model.predict(rows)
+    out = model.predict(widen_to_float(rows))
     return np.asarray(out["churn_probability"], dtype=float)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from churn_platform.lib.ml_pipeline import read_table
 from churn_platform.lib.model_health import champion_health
 from churn_platform.lib.publish import publish_tables
 
@@ -253,11 +254,7 @@ def monitoring_reports(warehouse: Path) -> pd.DataFrame | None:
     """``monitoring.report_runs`` for ``champion_health``, or None before the first monitoring report."""
     if "monitoring.report_runs" not in existing_tables(warehouse):
         return None
-    con = duckdb.connect(str(warehouse), read_only=True)
-    try:
-        return con.execute("select * from monitoring.report_runs").df()
-    finally:
-        con.close()
+    return read_table(warehouse, "select * from monitoring.report_runs")
 
 
 def _finite(value: Any) -> Any:

@@ -25,7 +25,6 @@ from ml.monitoring import (
     feature_drift,
     model_performance,
     prediction_drift,
-    project_id,
     retraining_reasons,
     save_html,
 )
@@ -140,9 +139,9 @@ def _record(
     data_snapshot: pd.Timestamp,
 ) -> RecordedReport:
     html = save_html(result, places.reports_dir)
-    snapshot_id = add_to_workspace(result, places.workspace_dir)
-    project = project_id(places.workspace_dir) or ""
-    url = f"{places.evidently_ui_url}/projects/{project}/reports/{snapshot_id}" if project else ""
+    run = add_to_workspace(result, places.workspace_dir)
+    snapshot_id = run.snapshot_id
+    url = f"{places.evidently_ui_url}/projects/{run.project_id}/reports/{snapshot_id}"
     recorded = RecordedReport(
         result,
         snapshot_id,

@@ -17,7 +17,6 @@ from ml.monitoring import (
     feature_drift,
     model_performance,
     prediction_drift,
-    project_id,
     retraining_reasons,
     save_html,
 )
@@ -127,13 +126,13 @@ def test_reports_are_saved_and_accumulate_in_the_workspace(tmp_path: Path) -> No
     assert html.exists()
     assert "<html" in html.read_text()[:2000].lower()
     assert (tmp_path / "reports" / f"{FEATURE_DRIFT}-latest.html").exists()
-    ids = [add_to_workspace(r, tmp_path / "ws") for r in (first, second)]
-    assert len(set(ids)) == 2
+    runs = [add_to_workspace(r, tmp_path / "ws") for r in (first, second)]
+    assert len({run.snapshot_id for run in runs}) == 2
     from evidently.ui.workspace import Workspace
 
     workspace = Workspace(str(tmp_path / "ws"))
-    project = project_id(tmp_path / "ws")
-    assert project is not None
+    project = runs[0].project_id
+    assert runs[1].project_id == project
     assert len(workspace.list_runs(project)) == 2
     assert len(workspace.list_projects()) == 1  # the second run found the project, not a new one
 
