@@ -1,16 +1,29 @@
-"""The landing data contract: what a company delivers to the platform.
+"""The landing data contract: what a company delivers to the platform, built from its company profile.
 
-Encoded once here so the simulator (which writes it), ingestion (which reads and checks it), the Great
-Expectations suites and ``docs/data-contract.md`` all speak the same contract. Nothing in this module
-imports Dagster, so ``ml/`` and the simulator may use it freely.
+The platform knows six kinds of source (accounts, subscriptions, invoices, usage events, support tickets, NPS
+responses) and what it needs of each; the company profile (:mod:`churn_platform.profile`) fills in what differs
+between companies: the vocabularies, the event types, the extra customer attributes and which optional sources
+come at all. :func:`contract_for` builds the contract once, so the simulator (which writes it), ingestion (which
+reads and checks it), the Great Expectations suites, dbt's sources and ``docs/data-contract.md`` all speak the
+same one. Nothing in this module imports Dagster, so ``ml/`` and the simulator may use it freely.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
+
+from churn_platform.profile import (
+    ALL_SOURCE_NAMES,
+    OTHER,
+    VOCABULARY_COLUMNS,
+    CompanyProfile,
+    load_profile,
+    resolve_profile_path,
+)
 
 LogicalType = Literal["string", "integer", "decimal", "boolean", "date", "timestamp"]
 
@@ -32,16 +45,6 @@ DUCKDB_TYPES: dict[str, str] = {
     "timestamp": "TIMESTAMP",
 }
 
-PLANS = ("basic", "pro", "business")
-SEGMENTS = ("smb", "mid_market", "enterprise")
-COUNTRIES = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "CA", "AU", "BR", "IN", "JP", "SE", "PL")
-ACQUISITION_CHANNELS = ("organic", "paid_search", "referral", "partner", "outbound", "event")
-EVENT_TYPES = ("login", "session", "feature_use")
-FEATURES = ("dashboards", "reports", "integrations", "automation", "api", "collaboration", "exports")
-SUBSCRIPTION_CHANGES = ("new", "upgrade", "downgrade")
-INVOICE_STATUSES = ("open", "paid", "failed")
-TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
-TICKET_CATEGORIES = ("billing", "bug", "how_to", "feature_request", "account")
 INTERVENTIONS = ("discount", "success_call", "training", "feature_trial")
 
 
@@ -58,6 +61,9 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     not_future: bool = False  # a date or timestamp that must not lie after the delivery date
+    vocabulary: str | None = None  # the profile vocabulary the values are normalised against
+    unknown: str = "quarantine"  # what an unknown value gets: quarantine, or mapping to "other"
+    configurable: str = ""  # what a company's profile may change about this column (for the document)
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -81,6 +87,8 @@ class Source:
     references_accounts: bool = True  # every customer_id must be known to accounts
     extra: tuple[str, ...] = field(default_factory=tuple)  # notes for the documentation
 
+    delivered: bool = True  # the company delivers this source (optional sources may be left out)
+
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
@@ -100,177 +108,305 @@ class Source:
 
 
 _ID = "customer_id"
+_ATTRIBUTE_TYPES = {"numeric": "decimal", "categorical": "string", "boolean": "boolean", "date": "date"}
+_UPDATED = "When this version of the row was exported."
 
-ACCOUNTS = Source(
-    name="accounts",
-    system="CRM",
-    description="One row per customer account. Re-delivered whenever the account changes "
-    "(onboarding completed, consent withdrawn, unsubscribed); the row with the latest `updated_at` wins.",
-    primary_key=_ID,
-    updated_at="updated_at",
-    references_accounts=False,
-    columns=(
-        Column(_ID, "string", "Stable customer identifier."),
-        Column("name", "string", "Company name."),
-        Column("email", "string", "Billing / main contact email address."),
-        Column("country", "string", "ISO 3166-1 alpha-2 country code.", allowed=COUNTRIES),
-        Column("segment", "string", "Sales segment.", allowed=SEGMENTS),
-        Column("plan", "string", "Current plan at the time of export.", allowed=PLANS),
-        Column("signup_date", "date", "Date the account was created.", not_future=True),
+
+def _vocab(profile: CompanyProfile, source: str, name: str) -> dict[str, Any]:
+    """Column options of a vocabulary column: its canonical values and what an unknown value gets."""
+    vocab_name = next(v for v, cols in VOCABULARY_COLUMNS.items() if f"{source}.{name}" in cols)
+    vocab = profile.vocabulary(vocab_name)
+    return {
+        "allowed": profile.allowed_values(vocab_name),
+        "vocabulary": vocab_name,
+        "unknown": vocab.unknown,
+        "configurable": f"values and unknown-value rule: `vocabularies.{vocab_name}`",
+    }
+
+
+def _accounts(profile: CompanyProfile) -> Source:
+    attributes = tuple(
         Column(
-            "acquisition_channel", "string", "How the customer was acquired.", allowed=ACQUISITION_CHANNELS
-        ),
-        Column("marketing_consent", "boolean", "The customer agreed to receive marketing email."),
-        Column("unsubscribed", "boolean", "The customer unsubscribed from all email."),
-        Column(
-            "account_manager",
-            "string",
-            "Name of the assigned account manager; empty for self-serve accounts.",
+            a.name,
+            cast(LogicalType, _ATTRIBUTE_TYPES[a.type]),
+            a.description or f"Customer attribute `{a.name}` ({a.type}).",
             required=False,
             nullable=True,
+            allowed=(
+                None
+                if a.values is None
+                else (*a.values, *((OTHER,) if a.unknown == "other" and OTHER not in a.values else ()))
+            ),
+            minimum=a.minimum,
+            maximum=a.maximum,
+            vocabulary=f"attribute:{a.name}" if a.values is not None else None,
+            unknown=a.unknown,
+            configurable="an attribute of the profile (`attributes`): enters the model as "
+            f"`{a.feature_name}` at its value on each snapshot date",
+        )
+        for a in profile.attributes
+    )
+    return Source(
+        name="accounts",
+        system="CRM",
+        description="One row per customer account. Re-delivered whenever the account changes "
+        "(onboarding completed, consent withdrawn, unsubscribed, a new account manager, a changed attribute); "
+        "every version is kept, and each snapshot sees the version whose `updated_at` lies before it.",
+        primary_key=_ID,
+        updated_at="updated_at",
+        references_accounts=False,
+        columns=(
+            Column(_ID, "string", "Stable customer identifier (any text: numbers keep their leading zeros, UUIDs)."),
+            Column("name", "string", "Customer (company or person) name."),
+            Column("email", "string", "Main contact email address."),
+            Column("country", "string", "ISO 3166-1 alpha-2 country code.", **_vocab(profile, "accounts", "country")),
+            Column("segment", "string", "Sales or customer segment.", **_vocab(profile, "accounts", "segment")),
+            Column("plan", "string", "Current plan at the time of export.", **_vocab(profile, "accounts", "plan")),
+            Column("signup_date", "date", "Date the account was created.", not_future=True),
+            Column(
+                "acquisition_channel",
+                "string",
+                "How the customer was acquired.",
+                **_vocab(profile, "accounts", "acquisition_channel"),
+            ),
+            Column("marketing_consent", "boolean", "The customer agreed to receive marketing messages."),
+            Column("unsubscribed", "boolean", "The customer unsubscribed from all marketing messages."),
+            Column(
+                "account_manager",
+                "string",
+                "Name of the assigned account manager; empty for self-serve accounts.",
+                required=False,
+                nullable=True,
+            ),
+            Column(
+                "onboarding_completed_at",
+                "date",
+                "Date the customer finished onboarding; empty while it is incomplete (leave the column out "
+                "if onboarding is not tracked).",
+                required=False,
+                nullable=True,
+                not_future=True,
+            ),
+            *attributes,
+            Column("updated_at", "timestamp", _UPDATED, not_future=True),
         ),
-        Column(
-            "onboarding_completed_at",
-            "date",
-            "Date the customer finished onboarding; empty while it is incomplete.",
-            required=False,
-            nullable=True,
-            not_future=True,
-        ),
-        Column("updated_at", "timestamp", "When this version of the row was exported.", not_future=True),
-    ),
-)
+    )
 
-SUBSCRIPTIONS = Source(
-    name="subscriptions",
-    system="billing",
-    description="One row per subscription period. A plan change ends the current period and starts a new "
-    "one (`change_type` upgrade or downgrade). A cancellation sets `cancel_date` (the day the customer "
-    "cancelled, i.e. churned) and `end_date`. Re-delivered when it changes; the latest `updated_at` wins.",
-    primary_key="subscription_id",
-    updated_at="updated_at",
-    columns=(
-        Column("subscription_id", "string", "Subscription period identifier."),
-        Column(_ID, "string", "Customer the subscription belongs to."),
-        Column("plan", "string", "Plan of this period.", allowed=PLANS),
-        Column(
-            "mrr", "decimal", "Monthly recurring revenue of this period, in the account currency.", minimum=0
-        ),
-        Column("change_type", "string", "Why this period started.", allowed=SUBSCRIPTION_CHANGES),
-        Column("start_date", "date", "First day of the period.", not_future=True),
-        Column("end_date", "date", "Last day of the period; empty while it runs.", nullable=True),
-        Column(
-            "cancel_date",
-            "date",
-            "Day the customer cancelled; empty unless cancelled.",
-            nullable=True,
-            not_future=True,
-        ),
-        Column("updated_at", "timestamp", "When this version of the row was exported.", not_future=True),
-    ),
-)
 
-INVOICES = Source(
-    name="invoices",
-    system="billing",
-    description="One row per invoice. Delivered when issued; re-delivered when its payment status settles "
-    "after the batch it was issued in. The latest `updated_at` wins.",
-    primary_key="invoice_id",
-    updated_at="updated_at",
-    columns=(
-        Column("invoice_id", "string", "Invoice identifier."),
-        Column(_ID, "string", "Customer invoiced."),
-        Column("subscription_id", "string", "Subscription period invoiced."),
-        Column("issued_date", "date", "Day the invoice was issued.", not_future=True),
-        Column("due_date", "date", "Day payment is due."),
-        Column("amount", "decimal", "Invoice amount.", minimum=0),
-        Column("paid_date", "date", "Day it was paid; empty while unpaid.", nullable=True, not_future=True),
-        Column("status", "string", "Payment status at export time.", allowed=INVOICE_STATUSES),
-        Column("failed_attempts", "integer", "Failed charge attempts so far.", minimum=0, maximum=20),
-        Column("updated_at", "timestamp", "When this version of the row was exported.", not_future=True),
-    ),
-)
-
-USAGE_EVENTS = Source(
-    name="usage_events",
-    system="product analytics",
-    description="Append-only product events: logins, sessions (with their duration) and feature use "
-    "(with the feature).",
-    primary_key="event_id",
-    columns=(
-        Column("event_id", "integer", "Event identifier, unique across all batches."),
-        Column(_ID, "string", "Customer whose user produced the event."),
-        Column("event_ts", "timestamp", "When the event happened (UTC).", not_future=True),
-        Column("event_type", "string", "Kind of event.", allowed=EVENT_TYPES),
-        Column(
-            "feature",
-            "string",
-            "Feature used; set for feature_use events only.",
-            nullable=True,
-            allowed=FEATURES,
+def _subscriptions(profile: CompanyProfile) -> Source:
+    return Source(
+        name="subscriptions",
+        system="billing",
+        description="One row per subscription period. A plan change ends the current period and starts a new "
+        "one (`change_type` upgrade or downgrade); a renewal may start a new period (`renewal`). A cancellation "
+        "sets `cancel_date` (the day the customer cancelled, i.e. churned) and `end_date`. A customer who "
+        "comes back after cancelling starts a new period (`reactivation`, or `new`): each run of periods "
+        "from a start to a cancellation is an *active spell*, and churn labels are defined per spell. "
+        "Re-delivered when it changes; the latest `updated_at` wins.",
+        primary_key="subscription_id",
+        updated_at="updated_at",
+        columns=(
+            Column("subscription_id", "string", "Subscription period identifier."),
+            Column(_ID, "string", "Customer the subscription belongs to."),
+            Column("plan", "string", "Plan of this period.", **_vocab(profile, "subscriptions", "plan")),
+            Column(
+                "mrr",
+                "decimal",
+                f"Monthly recurring revenue of this period, in {profile.currency}.",
+                minimum=0,
+            ),
+            Column(
+                "change_type", "string", "Why this period started.", **_vocab(profile, "subscriptions", "change_type")
+            ),
+            Column("start_date", "date", "First day of the period.", not_future=True),
+            Column("end_date", "date", "Last day of the period; empty while it runs.", nullable=True),
+            Column(
+                "cancel_date",
+                "date",
+                "Day the customer cancelled; empty unless cancelled.",
+                nullable=True,
+                not_future=True,
+            ),
+            Column("updated_at", "timestamp", _UPDATED, not_future=True),
         ),
-        Column(
-            "duration_seconds",
-            "integer",
-            "Session length; set for session events only.",
-            nullable=True,
-            minimum=0,
-            maximum=86_400,
-        ),
-    ),
-)
+    )
 
-SUPPORT_TICKETS = Source(
-    name="support_tickets",
-    system="helpdesk",
-    description="One row per ticket. Delivered when opened; re-delivered when resolved, escalated or rated. "
-    "The latest `updated_at` wins.",
-    primary_key="ticket_id",
-    updated_at="updated_at",
-    columns=(
-        Column("ticket_id", "string", "Ticket identifier."),
-        Column(_ID, "string", "Customer who opened it."),
-        Column("opened_at", "timestamp", "When the ticket was opened (UTC).", not_future=True),
-        Column(
-            "resolved_at",
-            "timestamp",
-            "When it was resolved; empty while open.",
-            nullable=True,
-            not_future=True,
-        ),
-        Column("priority", "string", "Priority.", allowed=TICKET_PRIORITIES),
-        Column("category", "string", "Category.", allowed=TICKET_CATEGORIES),
-        Column("escalated", "boolean", "Escalated to engineering or management."),
-        Column(
-            "satisfaction",
-            "integer",
-            "CSAT score 1-5 given after resolution; empty if not rated.",
-            required=False,
-            nullable=True,
-            minimum=1,
-            maximum=5,
-        ),
-        Column("updated_at", "timestamp", "When this version of the row was exported.", not_future=True),
-    ),
-)
 
-NPS_RESPONSES = Source(
-    name="nps_responses",
-    system="survey tool",
-    description="Append-only Net Promoter Score survey responses.",
-    primary_key="response_id",
-    columns=(
-        Column("response_id", "string", "Response identifier."),
-        Column(_ID, "string", "Customer who answered."),
-        Column("responded_at", "date", "Day of the answer.", not_future=True),
-        Column("score", "integer", "How likely to recommend us, 0-10.", minimum=0, maximum=10),
-        Column("comment", "string", "Free-text comment.", required=False, nullable=True),
-    ),
-)
+def _invoices(profile: CompanyProfile) -> Source:
+    return Source(
+        name="invoices",
+        system="billing",
+        description="One row per invoice. Delivered when issued; re-delivered when its payment status settles "
+        "after the batch it was issued in. The latest `updated_at` wins.",
+        primary_key="invoice_id",
+        updated_at="updated_at",
+        delivered=profile.delivers("invoices"),
+        columns=(
+            Column("invoice_id", "string", "Invoice identifier."),
+            Column(_ID, "string", "Customer invoiced."),
+            Column("subscription_id", "string", "Subscription period invoiced."),
+            Column("issued_date", "date", "Day the invoice was issued.", not_future=True),
+            Column("due_date", "date", "Day payment is due."),
+            Column("amount", "decimal", f"Invoice amount, in {profile.currency}.", minimum=0),
+            Column("paid_date", "date", "Day it was paid; empty while unpaid.", nullable=True, not_future=True),
+            Column("status", "string", "Payment status at export time.", **_vocab(profile, "invoices", "status")),
+            Column("failed_attempts", "integer", "Failed charge attempts so far.", minimum=0, maximum=20),
+            Column("updated_at", "timestamp", _UPDATED, not_future=True),
+        ),
+    )
 
-SOURCES: dict[str, Source] = {
-    s.name: s for s in (ACCOUNTS, SUBSCRIPTIONS, INVOICES, USAGE_EVENTS, SUPPORT_TICKETS, NPS_RESPONSES)
+
+def _usage_events(profile: CompanyProfile) -> Source:
+    types = profile.event_type_names
+    measured = [e for e in profile.event_types if e.measure != "none"]
+    return Source(
+        name="usage_events",
+        system="product analytics",
+        description="Append-only product events, one row per event, of the event types the profile names ("
+        + ", ".join(f"`{t}`" for t in types)
+        + "). Events of a type with a measure carry it in `duration_seconds` or `value`.",
+        primary_key="event_id",
+        columns=(
+            Column("event_id", "string", "Event identifier, unique across all batches (any text, e.g. a UUID)."),
+            Column(_ID, "string", "Customer whose user produced the event."),
+            Column("event_ts", "timestamp", "When the event happened (UTC).", not_future=True),
+            Column(
+                "event_type",
+                "string",
+                "Kind of event.",
+                allowed=types,
+                vocabulary="event_type",
+                configurable="the profile's `event_types`",
+            ),
+            Column(
+                "feature",
+                "string",
+                "Detail of the event (e.g. which feature was used), if any.",
+                required=False,
+                nullable=True,
+                **_vocab(profile, "usage_events", "feature"),
+            ),
+            Column(
+                "duration_seconds",
+                "integer",
+                "Duration, for event types measured by duration ("
+                + (", ".join(f"`{e.name}`" for e in measured if e.measure == "duration") or "none")
+                + ").",
+                required=False,
+                nullable=True,
+                minimum=0,
+                maximum=86_400,
+            ),
+            Column(
+                "value",
+                "decimal",
+                "Numeric value, for event types measured by value ("
+                + (", ".join(f"`{e.name}`" for e in measured if e.measure == "value") or "none")
+                + ").",
+                required=False,
+                nullable=True,
+            ),
+        ),
+    )
+
+
+def _support_tickets(profile: CompanyProfile) -> Source:
+    return Source(
+        name="support_tickets",
+        system="helpdesk",
+        description="One row per ticket. Delivered when opened; re-delivered when resolved, escalated or rated. "
+        "The latest `updated_at` wins.",
+        primary_key="ticket_id",
+        updated_at="updated_at",
+        delivered=profile.delivers("support_tickets"),
+        columns=(
+            Column("ticket_id", "string", "Ticket identifier."),
+            Column(_ID, "string", "Customer who opened it."),
+            Column("opened_at", "timestamp", "When the ticket was opened (UTC).", not_future=True),
+            Column(
+                "resolved_at",
+                "timestamp",
+                "When it was resolved; empty while open.",
+                nullable=True,
+                not_future=True,
+            ),
+            Column("priority", "string", "Priority.", **_vocab(profile, "support_tickets", "priority")),
+            Column("category", "string", "Category.", **_vocab(profile, "support_tickets", "category")),
+            Column("escalated", "boolean", "Escalated to engineering or management."),
+            Column(
+                "satisfaction",
+                "integer",
+                "CSAT score 1-5 given after resolution; empty if not rated.",
+                required=False,
+                nullable=True,
+                minimum=1,
+                maximum=5,
+            ),
+            Column("updated_at", "timestamp", _UPDATED, not_future=True),
+        ),
+    )
+
+
+def _nps_responses(profile: CompanyProfile) -> Source:
+    return Source(
+        name="nps_responses",
+        system="survey tool",
+        description="Append-only Net Promoter Score survey responses.",
+        primary_key="response_id",
+        delivered=profile.delivers("nps_responses"),
+        columns=(
+            Column("response_id", "string", "Response identifier."),
+            Column(_ID, "string", "Customer who answered."),
+            Column("responded_at", "date", "Day of the answer.", not_future=True),
+            Column("score", "integer", "How likely to recommend us, 0-10.", minimum=0, maximum=10),
+            Column("comment", "string", "Free-text comment.", required=False, nullable=True),
+        ),
+    )
+
+
+_BUILDERS = {
+    "accounts": _accounts,
+    "subscriptions": _subscriptions,
+    "invoices": _invoices,
+    "usage_events": _usage_events,
+    "support_tickets": _support_tickets,
+    "nps_responses": _nps_responses,
 }
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The data contract of one company: every source the platform knows, as this company delivers it."""
+
+    profile: CompanyProfile
+    sources: dict[str, Source]
+
+    @property
+    def delivered(self) -> dict[str, Source]:
+        """The sources this company delivers (optional sources it does not are still raw tables, empty)."""
+        return {n: s for n, s in self.sources.items() if s.delivered}
+
+
+def contract_for(profile: CompanyProfile) -> Contract:
+    """Build the contract of a company from its profile (every source, in ingestion order)."""
+    return Contract(profile, {name: _BUILDERS[name](profile) for name in ALL_SOURCE_NAMES})
+
+
+def active_contract() -> Contract:
+    """The contract of the active company profile (``CHURN_COMPANY_PROFILE``)."""
+    return contract_named(None)
+
+
+def contract_named(ref: str | None) -> Contract:
+    """The contract of a profile given by name or path (None: the active one); built once per file version."""
+    path = resolve_profile_path(ref)
+    return _cached(str(path), path.stat().st_mtime if path.exists() else 0.0)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path: str, _mtime: float) -> Contract:
+    return contract_for(load_profile(path))
+
 
 FILE_FORMATS = ("csv", "parquet")
 
@@ -286,12 +422,42 @@ SEND_LEDGER_COLUMNS = (
 )
 
 
-def render_markdown() -> str:
-    """Render the contract as the human document, so docs can never drift from what the code checks."""
+def render_markdown(contract: Contract | None = None) -> str:
+    """Render a company's contract as the human document, so docs never drift from what the code checks."""
+    contract = contract or contract_named("saas")
+    profile = contract.profile
     lines = [
         "# Landing data contract",
         "",
-        "_Generated from `churn_platform/contract.py` by `churn-platform contract`; do not edit by hand._",
+        "_Generated from the company profile "
+        f"`churn_platform/profiles/{profile.name}.yaml` by `churn-platform contract --write`; do not edit by "
+        "hand._",
+        "",
+        "The platform knows six kinds of source and what it needs of each. What differs between companies is "
+        "set in the **company profile** (`CHURN_COMPANY_PROFILE`: a path, or `saas` / `social`), and this "
+        "document is generated from it. This one is the contract of the profile "
+        f"**{profile.name}** (version {profile.version}): {profile.description.strip()}",
+        "",
+        "## What a profile configures",
+        "",
+        "| profile key | what it sets | default |",
+        "|---|---|---|",
+        "| `vocabularies.<name>.values` | the allowed values of plan, segment, country, acquisition_channel, "
+        "change_type, invoice_status, ticket_priority, ticket_category, feature | any value; country: every "
+        "ISO 3166-1 alpha-2 code; change_type: new, renewal, upgrade, downgrade, reactivation |",
+        "| `vocabularies.<name>.unknown` | an unknown value quarantines its row (`quarantine`) or is stored as "
+        "`other` and counted in the run's metadata (`other`) | `quarantine` |",
+        "| `event_types` | the product's event types (any number, any names), each optionally measured by "
+        "`duration` or `value`, and which features it gets | required |",
+        "| `attributes` | extra columns of `accounts` (numeric, categorical, boolean, date) that enter the "
+        "model at their value on each snapshot date; a date becomes years before the snapshot | none |",
+        "| `sources` | whether `invoices`, `support_tickets` and `nps_responses` are delivered | all |",
+        "| `currency` | ISO 4217 code of MRR and amounts | USD |",
+        "",
+        "Values are matched ignoring case and surrounding spaces (`us` is `US`, ` Basic` is `basic`) and "
+        "stored as the profile writes them.",
+        "",
+        "## Delivery",
         "",
         "A company delivers its data as dated batches of files in a landing folder:",
         "",
@@ -300,7 +466,9 @@ def render_markdown() -> str:
         "Both CSV (UTF-8, comma-separated, header row, ISO dates and timestamps, `true`/`false` booleans, "
         "empty field for null) and Parquet are accepted. Extra columns are ignored. Timestamps are UTC. "
         "A batch may hold several part files. Files are ingested exactly once, identified by their content "
-        "hash; re-delivering the same file adds nothing.",
+        "hash; re-delivering the same file adds nothing. Identifiers are text everywhere: `000123` stays "
+        "`000123`, and UUIDs are welcome. A source the profile marks as not delivered is simply absent; a "
+        "header-only file of an optional source means \"no rows\".",
         "",
         "Rules that apply to every source:",
         "",
@@ -310,10 +478,20 @@ def render_markdown() -> str:
         "- `not future` dates and timestamps must not lie after the batch date;",
         "- every `customer_id` outside `accounts` must be known to `accounts` (this batch or earlier).",
         "",
+        "## Active spells and churn",
+        "",
+        "A customer is *active* at a snapshot date when a subscription spell covers it: a spell starts with a "
+        "customer's first period, or with the first period after a cancellation (a reactivation), and ends on "
+        "the `cancel_date` that closes it. The churn label of a snapshot is whether the spell active then ends "
+        "within the horizon (30 days by default). A customer who cancelled on 1 March and came back on 15 July "
+        "is not active at the April to July snapshots and active again from 1 August, with the new period's "
+        "MRR; the March cancellation is a churn of the first spell only.",
+        "",
     ]
-    for source in SOURCES.values():
+    for source in contract.sources.values():
+        delivered = "" if source.delivered else " — not delivered by this company"
         lines += [
-            f"## `{source.name}` ({source.system})",
+            f"## `{source.name}` ({source.system}){delivered}",
             "",
             source.description,
             "",
@@ -326,13 +504,21 @@ def render_markdown() -> str:
         for c in source.columns:
             rules = []
             if c.allowed:
-                rules.append("one of " + ", ".join(f"`{a}`" for a in c.allowed))
+                shown = ", ".join(f"`{a}`" for a in c.allowed[:20])
+                more = f" (and {len(c.allowed) - 20} more)" if len(c.allowed) > 20 else ""
+                rules.append("one of " + shown + more)
+            elif c.vocabulary:
+                rules.append("any value")
+            if c.vocabulary and c.unknown == "other":
+                rules.append("unknown values become `other`")
             if c.minimum is not None:
                 rules.append(f">= {c.minimum:g}")
             if c.maximum is not None:
                 rules.append(f"<= {c.maximum:g}")
             if c.not_future:
                 rules.append("not future")
+            if c.configurable:
+                rules.append(f"configurable: {c.configurable}")
             lines.append(
                 f"| `{c.name}` | {c.type} | {'yes' if c.required else 'no'} | "
                 f"{'yes' if c.nullable else 'no'} | {'; '.join(rules)} | {c.description} |"

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from churn_platform.contract import SOURCES, Source
+from churn_platform.contract import Source, active_contract
 from churn_platform.lib.landing import LandingFile, discover
 from churn_platform.lib.quality import SuiteRunner
 
@@ -90,7 +90,7 @@ class SourceReport:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the raw tables, the ingestion ledger and the quarantine if they do not exist yet."""
     con.execute("create schema if not exists raw")
-    for source in SOURCES.values():
+    for source in active_contract().sources.values():
         cols = [f'"{c.name}" {c.duckdb_type}' for c in source.columns]
         cols += [f"{name} {kind}" for name, kind in META_COLUMNS.items()]
         con.execute(f"create table if not exists raw.{source.name} ({', '.join(cols)})")
@@ -229,7 +229,7 @@ def ingest_file(
     con: duckdb.DuckDBPyConnection, lf: LandingFile, runner: SuiteRunner, landing_root: Path
 ) -> FileReport:
     """Load one file in one transaction; see the module docstring for the rules."""
-    source = SOURCES[lf.source]
+    source = active_contract().sources[lf.source]
     rel = str(lf.path.relative_to(landing_root)) if lf.path.is_relative_to(landing_root) else str(lf.path)
     digest = file_hash(lf.path)
     seen = con.execute("select file_name from raw._ingested_files where file_hash = ?", [digest]).fetchall()
@@ -365,7 +365,7 @@ def ingest_source(
     progress: Callable[[FileReport], None] | None = None,
 ) -> SourceReport:
     """Ingest every new file of one source, oldest batch first; the connection is held for this step only."""
-    source = SOURCES[source_name]
+    source = active_contract().sources[source_name]
     runner = runner or SuiteRunner()
     report = SourceReport(source_name)
     warehouse.parent.mkdir(parents=True, exist_ok=True)

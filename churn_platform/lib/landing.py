@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from churn_platform.contract import FILE_FORMATS, SOURCES
+from churn_platform.contract import FILE_FORMATS, active_contract
 
 _FILE = re.compile(
     r"^(?P<source>[a-z_]+)_(?P<date>\d{4}-\d{2}-\d{2})_part(?P<part>\d{4})\.(?P<fmt>csv|parquet)$"
@@ -30,7 +30,7 @@ def discover(landing: Path) -> list[LandingFile]:
     found: list[LandingFile] = []
     if not landing.exists():
         return found
-    for source in SOURCES:
+    for source in active_contract().sources:
         folder = landing / source
         if not folder.is_dir():
             continue

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from churn_platform.contract import SOURCES, Source
+from churn_platform.contract import Source, active_contract
 from churn_platform.settings import PROJECT_ROOT
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
@@ -67,7 +67,7 @@ def write_suites(folder: Path = EXPECTATIONS_DIR) -> list[Path]:
     """Write the baseline suite of every source (used when the contract changes)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for source in SOURCES.values():
+    for source in active_contract().sources.values():
         path = folder / f"raw_{source.name}.json"
         path.write_text(json.dumps(baseline_suite(source), indent=2) + "\n")
         written.append(path)

@@ -26,21 +26,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from churn_platform.contract import (
-    ACQUISITION_CHANNELS,
-    COUNTRIES,
-    EVENT_TYPES,
-    FEATURES,
-    INTERVENTIONS,
-    PLANS,
-    SEGMENTS,
-    SOURCES,
-    TICKET_CATEGORIES,
-    TICKET_PRIORITIES,
-)
+from churn_platform.contract import INTERVENTIONS, contract_named
 from churn_platform.simulate.config import CHUNK_SIZE, SimulationConfig
 from churn_platform.simulate.drift import OUTAGE, PRICE_RISE, TICKET_CATEGORY_P, Drift
 from churn_platform.simulate.writers import BatchWriter, make_ids, to_table
+
+SOURCES = contract_named("saas").sources
+PLANS = ("basic", "pro", "business")
+SEGMENTS = ("smb", "mid_market", "enterprise")
+COUNTRIES = ("US", "GB", "DE", "FR", "NL", "ES", "IT", "CA", "AU", "BR", "IN", "JP", "SE", "PL")
+ACQUISITION_CHANNELS = ("organic", "paid_search", "referral", "partner", "outbound", "event")
+EVENT_TYPES = ("login", "session", "feature_use")
+FEATURES = ("dashboards", "reports", "integrations", "automation", "api", "collaboration", "exports")
+TICKET_PRIORITIES = ("low", "normal", "high", "urgent")
+TICKET_CATEGORIES = ("billing", "bug", "how_to", "feature_request", "account")
 
 DAY_US = 86_400 * 1_000_000
 PLAN_PRICE = np.array([49.0, 149.0, 499.0])
@@ -602,12 +601,13 @@ class Simulator:
             table = to_table(
                 SOURCES["usage_events"],
                 {
-                    "event_id": self.state.next_ids("event", rows),
+                    "event_id": make_ids("E", self.state.next_ids("event", rows), 10),
                     "customer_id": pa.DictionaryArray.from_arrays(pa.array(owner.astype("int32")), cust_ids),
                     "event_ts": _ts_array(ts),
                     "event_type": _categorical(etype, EVENT_TYPES),
                     "feature": _categorical(feature, FEATURES, valid=etype == 2),
                     "duration_seconds": pa.array(duration, mask=etype != 1),
+                    "value": pa.nulls(rows, pa.float64()),
                 },
             )
             writer.write("usage_events", table)

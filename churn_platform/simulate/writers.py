@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from churn_platform.contract import SOURCES, Source
+from churn_platform.contract import Source, contract_named
 
 
 def make_ids(prefix: str, numbers: Any, width: int) -> pa.Array:
@@ -44,7 +44,10 @@ def to_table(source: Source, columns: dict[str, Any]) -> pa.Table:
 class BatchWriter:
     """Writes one batch (one cut date) of every source, appending chunks to one part file per source."""
 
-    def __init__(self, landing: Path, batch_date: str, file_format: str) -> None:
+    def __init__(
+        self, landing: Path, batch_date: str, file_format: str, sources: dict[str, Source] | None = None
+    ) -> None:
+        self.sources = sources if sources is not None else contract_named("saas").sources
         self.landing = landing
         self.batch_date = batch_date
         self.file_format = file_format
@@ -59,7 +62,7 @@ class BatchWriter:
     def write(self, source_name: str, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        source = SOURCES[source_name]
+        source = self.sources[source_name]
         if source_name not in self._writers:
             final = self.path_for(source_name)
             final.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from churn_platform.contract import SOURCES
+from churn_platform.contract import active_contract
 from churn_platform.defs.ingest.landing import landing_files
 from churn_platform.defs.resources import LandingResource, WarehouseResource
 from churn_platform.lib.ingest import INGEST_ORDER, FileReport, SourceReport, ingest_source
@@ -51,7 +51,7 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         deps=deps,
         group_name="ingest",
         kinds={"duckdb"},
-        description=f"{SOURCES[source].description} Loaded exactly once per file, bad rows quarantined.",
+        description=f"{active_contract().sources[source].description} Loaded exactly once per file, bad rows quarantined.",
         check_specs=[
             dg.AssetCheckSpec(
                 "quality_gate",
