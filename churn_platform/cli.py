@@ -130,16 +130,48 @@ def simulate(
     )
 
 
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Company profile: a name (saas, social) or a path to a YAML file; default CHURN_COMPANY_PROFILE, "
+        "else saas.",
+    ),
+]
+
+
+def _contract(profile: str | None) -> Any:
+    from churn_platform.contract import contract_named
+    from churn_platform.profile import ProfileError
+
+    try:
+        return contract_named(profile)
+    except ProfileError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def contract_doc_path(profile_name: str) -> Path:
+    """Where ``contract --write`` puts a company's contract: docs/data-contract.md for the default company."""
+    from churn_platform.profile import DEFAULT_PROFILE
+
+    name = "data-contract.md" if profile_name == DEFAULT_PROFILE else f"data-contract-{profile_name}.md"
+    return PROJECT_ROOT / "docs" / name
+
+
 @app.command()
 def contract(
-    write: Annotated[bool, typer.Option(help="Write docs/data-contract.md instead of printing.")] = False,
+    profile: ProfileOption = None,
+    write: Annotated[
+        bool, typer.Option(help="Write docs/data-contract[-<profile>].md instead of printing.")
+    ] = False,
 ) -> None:
-    """Print (or write) the landing data contract as Markdown."""
+    """Print (or write) a company's landing data contract as Markdown, generated from its profile."""
     from churn_platform.contract import render_markdown
 
-    text = render_markdown()
+    company = _contract(profile)
+    text = render_markdown(company)
     if write:
-        path = PROJECT_ROOT / "docs" / "data-contract.md"
+        path = contract_doc_path(company.profile.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         console.print(f"wrote {path}")
@@ -148,11 +180,11 @@ def contract(
 
 
 @app.command()
-def expectations() -> None:
-    """Regenerate the contract's baseline Great Expectations suites in expectations/."""
+def expectations(profile: ProfileOption = None) -> None:
+    """Regenerate a company's baseline Great Expectations suites (expectations/<profile>/) from its profile."""
     from churn_platform.lib.quality import write_suites
 
-    for path in write_suites():
+    for path in write_suites(_contract(profile)):
         console.print(f"wrote {path}")
 
 

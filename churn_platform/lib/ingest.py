@@ -26,9 +26,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from churn_platform.contract import Source, active_contract
+from churn_platform.contract import Contract, Source, active_contract
 from churn_platform.lib.landing import LandingFile, discover
 from churn_platform.lib.quality import SuiteRunner
+from churn_platform.profile import OTHER
 
 UNKNOWN_CUSTOMER = "customer_id: unknown to accounts"
 META_COLUMNS = {
@@ -55,6 +56,7 @@ class FileReport:
     quarantined: int = 0
     reason: str = ""
     rules: dict[str, int] = field(default_factory=dict)
+    mapped_to_other: dict[str, int] = field(default_factory=dict)  # column -> values unknown to the profile
 
 
 @dataclass
@@ -79,6 +81,14 @@ class SourceReport:
     def rejected(self) -> list[FileReport]:
         return [f for f in self.files if f.status == "rejected"]
 
+    def mapped_counts(self) -> dict[str, int]:
+        """Per column, values the profile does not know that were stored as ``other``."""
+        counts: dict[str, int] = {}
+        for f in self.files:
+            for column, n in f.mapped_to_other.items():
+                counts[column] = counts.get(column, 0) + n
+        return counts
+
     def rule_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for f in self.files:
@@ -87,13 +97,26 @@ class SourceReport:
         return counts
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the raw tables, the ingestion ledger and the quarantine if they do not exist yet."""
+def ensure_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = None) -> None:
+    """Create the raw tables (every source of the contract, delivered or not: an optional source a company
+    does not deliver is an empty table, so the marts build the same way), the ingestion ledger and the
+    quarantine if they do not exist yet; add columns the contract gained since (e.g. a new attribute)."""
+    contract = contract or active_contract()
     con.execute("create schema if not exists raw")
-    for source in active_contract().sources.values():
+    for source in contract.sources.values():
         cols = [f'"{c.name}" {c.duckdb_type}' for c in source.columns]
         cols += [f"{name} {kind}" for name, kind in META_COLUMNS.items()]
         con.execute(f"create table if not exists raw.{source.name} ({', '.join(cols)})")
+        existing = {
+            r[0]
+            for r in con.execute(
+                "select column_name from information_schema.columns where table_schema = 'raw' and table_name = ?",
+                [source.name],
+            ).fetchall()
+        }
+        for c in source.columns:
+            if c.name not in existing:
+                con.execute(f'alter table raw.{source.name} add column "{c.name}" {c.duckdb_type}')
     con.execute(
         """
         create table if not exists raw._ingested_files (
@@ -181,22 +204,46 @@ def read_landing_file(lf: LandingFile, source: Source) -> pa.Table:
             f"{path}: missing required column(s) {', '.join(missing)}; a {source.name} file needs "
             f"{', '.join(source.required_columns)} (see docs/data-contract.md)"
         )
-    if table.num_rows == 0:
-        raise FileRejectedError(f"{path}: has a header but no data rows")
     return table
 
 
-def _typed(con: duckdb.DuckDBPyConnection, table: pa.Table, source: Source) -> tuple[pa.Table, pa.Table]:
-    """Cast to the contract's types; returns the typed table and, per row, which columns failed to cast."""
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _normalised(col: str, allowed: tuple[str, ...]) -> str:
+    """SQL mapping a text column onto the profile's canonical values, ignoring case and surrounding spaces;
+    an unknown value is kept trimmed (the suite then quarantines it) and null stays null."""
+    key = f"lower(trim({col}::varchar))"
+    whens = " ".join(f"when {_sql_text(v.strip().lower())} then {_sql_text(v)}" for v in allowed)
+    return f"case {key} {whens} else nullif(trim({col}::varchar), '') end"
+
+
+def _typed(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, source: Source
+) -> tuple[pa.Table, pa.Table, dict[str, int]]:
+    """Cast to the contract's types and normalise vocabulary columns onto the profile's values.
+
+    Returns the typed table, per row which columns failed to cast, and per column how many values unknown to
+    the profile were mapped to ``other`` (for columns whose profile vocabulary says ``unknown: other``).
+    """
     table = table.append_column("_row_number", pa.array(range(1, table.num_rows + 1), type=pa.int64()))
     con.register("incoming", table)
-    selects, failures = [], []
+    selects, failures, mapped = [], [], []
     for c in source.columns:
         if c.name in table.column_names:
             col = f'"{c.name}"'
             if c.type == "boolean":
                 raw = f"lower(trim({col}::varchar))"
                 expr = f"case when {raw} in ('true','1','t','yes') then true when {raw} in ('false','0','f','no') then false end"
+            elif c.allowed is not None and c.vocabulary is not None:
+                expr = _normalised(col, c.allowed)
+                if c.unknown == "other":
+                    known = ", ".join(_sql_text(v) for v in c.allowed)
+                    mapped.append(f'count(*) filter (where ({expr}) not in ({known})) as "{c.name}"')
+                    expr = f"case when ({expr}) in ({known}) then ({expr}) when ({expr}) is not null then '{OTHER}' end"
+            elif c.vocabulary is not None and c.type == "string":
+                expr = f"nullif(trim({col}::varchar), '')"
             else:
                 expr = f"try_cast({col} as {c.duckdb_type})"
             selects.append(f'{expr} as "{c.name}"')
@@ -206,8 +253,13 @@ def _typed(con: duckdb.DuckDBPyConnection, table: pa.Table, source: Source) -> t
     typed = con.execute(f"select {', '.join(selects)}, _row_number from incoming").to_arrow_table()
     fail_sql = ", ".join(failures) if failures else "false as none"
     failed = con.execute(f"select _row_number, {fail_sql} from incoming").to_arrow_table()
+    other: dict[str, int] = {}
+    if mapped:
+        counts = con.execute(f"select {', '.join(mapped)} from incoming").fetchone() or ()
+        names = [m.rsplit(" as ", 1)[1].strip('"') for m in mapped]
+        other = {n: int(k) for n, k in zip(names, counts, strict=True) if k}
     con.unregister("incoming")
-    return typed, failed
+    return typed, failed, other
 
 
 def _without_rows(table: pa.Table, rows: Iterable[int]) -> pa.Table:
@@ -245,7 +297,7 @@ def ingest_file(
         )
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
 
-    typed, cast_failed = _typed(con, table, source)
+    typed, cast_failed, mapped_to_other = _typed(con, table, source)
     bad: dict[int, list[tuple[str, str]]] = {}  # row -> [(rule, column)]
     for c in source.columns:
         if c.name in cast_failed.column_names:
@@ -307,7 +359,17 @@ def ingest_file(
     for problems in bad.values():
         for rule, _ in problems:
             rule_counts[rule] = rule_counts.get(rule, 0) + 1
-    return FileReport(rel, lf.batch_date, "loaded", rows_total, good.num_rows, len(bad), rules=rule_counts)
+    return FileReport(
+        rel,
+        lf.batch_date,
+        "loaded",
+        rows_total,
+        good.num_rows,
+        len(bad),
+        reason="" if rows_total else "header only: no rows in this delivery",
+        rules=rule_counts,
+        mapped_to_other=mapped_to_other,
+    )
 
 
 def release_quarantine(con: duckdb.DuckDBPyConnection, source: Source) -> int:
@@ -365,15 +427,25 @@ def ingest_source(
     progress: Callable[[FileReport], None] | None = None,
 ) -> SourceReport:
     """Ingest every new file of one source, oldest batch first; the connection is held for this step only."""
-    source = active_contract().sources[source_name]
+    contract = active_contract()
+    source = contract.sources[source_name]
     runner = runner or SuiteRunner()
     report = SourceReport(source_name)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
     try:
-        ensure_schema(con)
+        ensure_schema(con, contract)
         for lf in (f for f in discover(landing) if f.source == source_name):
-            result = ingest_file(con, lf, runner, landing)
+            if not source.delivered:
+                result = FileReport(
+                    str(lf.path),
+                    lf.batch_date,
+                    "skipped",
+                    reason=f"the company profile {contract.profile.name!r} says {source_name} is not delivered "
+                    "(sources: in the profile); the file was not read",
+                )
+            else:
+                result = ingest_file(con, lf, runner, landing)
             report.files.append(result)
             if progress:
                 progress(result)

@@ -10,16 +10,27 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from churn_platform.contract import Source, active_contract
+from churn_platform.contract import Contract, Source, active_contract
 from churn_platform.settings import PROJECT_ROOT
 
-EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+EXPECTATIONS_ROOT = PROJECT_ROOT / "expectations"
+
+
+def suites_dir(contract: Contract | None = None) -> Path:
+    """Where the suites of a company live: ``expectations/<profile name>/`` (``CHURN_EXPECTATIONS_DIR`` overrides)."""
+    override = os.environ.get("CHURN_EXPECTATIONS_DIR")
+    if override:
+        return Path(override)
+    return EXPECTATIONS_ROOT / (contract or active_contract()).profile.name
+
+
 BATCH_DATE = {"$PARAMETER": "batch_date"}
 
 
@@ -59,25 +70,35 @@ def baseline_suite(source: Source) -> dict[str, Any]:
     return {
         "name": f"raw_{source.name}",
         "expectations": expectations,
-        "meta": {"source": source.name, "generated_from": "churn_platform/contract.py"},
+        "meta": {
+            "source": source.name,
+            "generated_from": "the company profile, by churn-platform expectations",
+        },
     }
 
 
-def write_suites(folder: Path = EXPECTATIONS_DIR) -> list[Path]:
-    """Write the baseline suite of every source (used when the contract changes)."""
+def write_suites(contract: Contract | None = None, folder: Path | None = None) -> list[Path]:
+    """Write the baseline suite of every source of a company's contract (run when the profile changes)."""
+    contract = contract or active_contract()
+    folder = folder or suites_dir(contract)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for source in active_contract().sources.values():
+    for source in contract.sources.values():
         path = folder / f"raw_{source.name}.json"
         path.write_text(json.dumps(baseline_suite(source), indent=2) + "\n")
         written.append(path)
     return written
 
 
-def load_suite(source: str, folder: Path = EXPECTATIONS_DIR) -> dict[str, Any]:
-    path = folder / f"raw_{source}.json"
+def load_suite(source: str, folder: Path | None = None, contract: Contract | None = None) -> dict[str, Any]:
+    """The suite of one source: the file in the company's suites folder (editable), else the baseline the
+    profile implies (generated in memory, so a new company's own profile works before anyone writes files)."""
+    contract = contract or active_contract()
+    path = (folder or suites_dir(contract)) / f"raw_{source}.json"
     if not path.exists():
-        raise FileNotFoundError(f"no expectation suite for {source}: expected {path}")
+        if source not in contract.sources:
+            raise FileNotFoundError(f"no expectation suite for {source}: expected {path}")
+        return baseline_suite(contract.sources[source])
     doc: dict[str, Any] = json.loads(path.read_text())
     return doc
 
@@ -96,7 +117,10 @@ def describe(expectation: dict[str, Any]) -> str:
         return f"{kwargs['column']}: {expectation['meta']['rule']}"
     extra = ""
     if "value_set" in kwargs:
-        extra = " " + ", ".join(map(str, kwargs["value_set"]))
+        values = list(map(str, kwargs["value_set"]))
+        if kind == "be in set" and len(values) > 12:
+            return f"{kwargs['column']}: be one of the {len(values)} values the company profile allows"
+        extra = " " + ", ".join(values)
     if "min_value" in kwargs or "max_value" in kwargs:
         extra = f" [{kwargs.get('min_value', '-inf')}, {kwargs.get('max_value', 'inf')}]"
     return f"{kwargs['column']}: {kind}{extra}"
@@ -124,7 +148,7 @@ class ValidationOutcome:
 class SuiteRunner:
     """Validates data frames against the suites with one ephemeral GX context, reused across files."""
 
-    def __init__(self, folder: Path = EXPECTATIONS_DIR) -> None:
+    def __init__(self, folder: Path | None = None) -> None:
         logging.getLogger("great_expectations").setLevel(logging.ERROR)
         import great_expectations as gx
 

@@ -27,7 +27,14 @@ def _report_metadata(report: SourceReport) -> dict[str, dg.MetadataValue]:
             if f.status != "skipped"
         )
     )
+    mapped = report.mapped_counts()
+    mapped_md = "| column | values stored as `other` |\n|---|---|\n" + "\n".join(
+        f"| {c} | {n} |" for c, n in sorted(mapped.items())
+    )
+    profile = active_contract().profile
     return {
+        "company_profile": dg.MetadataValue.text(f"{profile.name} ({profile.version})"),
+        "values_mapped_to_other": dg.MetadataValue.md(mapped_md if mapped else "none"),
         "files_loaded": dg.MetadataValue.int(len(loaded)),
         "files_skipped": dg.MetadataValue.int(sum(f.status == "skipped" for f in report.files)),
         "files_rejected": dg.MetadataValue.int(len(report.rejected)),
@@ -51,13 +58,14 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         deps=deps,
         group_name="ingest",
         kinds={"duckdb"},
-        description=f"{active_contract().sources[source].description} Loaded exactly once per file, bad rows quarantined.",
+        description=f"{active_contract().sources[source].description} Loaded exactly once per file, bad rows "
+        "quarantined. Optional sources the company profile does not deliver stay empty.",
         check_specs=[
             dg.AssetCheckSpec(
                 "quality_gate",
                 asset=key,
                 blocking=True,
-                description=f"Great Expectations suite expectations/raw_{source}.json, known customers, and "
+                description=f"Great Expectations suite raw_{source}.json of the company (expectations/<profile>/), known customers, and "
                 "the share of quarantined rows in this run within the limit.",
             )
         ],
