@@ -1,11 +1,25 @@
 """Loading landing files into the warehouse's ``raw`` schema, exactly once, behind quality gates.
 
-Per file, in one transaction: read it (file-level problems reject the whole file with a message naming it),
-cast every column to the contract's type (a value that does not cast quarantines its row), validate the rest
-with the source's Great Expectations suite (failing rows are quarantined with the rule they broke), check
-every customer id against ``accounts``, then append the good rows to ``raw.<source>`` and record the file's
-content hash in the ledger. A file already in the ledger is skipped, so re-running adds nothing; a rejected
-file is not recorded, so the fixed file loads on the next run. Nothing already in the warehouse changes.
+Per file, in one transaction, all in DuckDB over the file (no row-by-row Python):
+
+1. **read** it as delivered: CSV in the company's dialect (delimiter, quote, decimal mark from the profile),
+   UTF-8 with or without a byte-order mark, RFC 4180 quoting (values may span lines) at any size; Parquet as
+   typed. File-level problems reject the whole file with one line naming it: empty, not UTF-8 (byte, offset
+   and line given), no header, a header naming a column twice, missing required columns, malformed CSV,
+   unreadable Parquet, a name that disagrees with its batch or a batch date in the future;
+2. **type** every column by the contract, strictly: integers must be integers (``6.5`` is not rounded),
+   decimals finite (``Infinity``/``NaN`` are refused), timestamps with an offset or as epoch seconds are stored
+   in UTC whatever this machine's time zone, ids are kept as written (``000123`` stays ``000123``); vocabulary
+   columns are normalised onto the profile's values (case, spaces) and unknown values quarantined or stored
+   as ``other`` as the profile says. A value that does not type quarantines its row;
+3. **judge** the typed rows with the source's Great Expectations suite compiled to SQL
+   (:class:`churn_platform.lib.quality.SuiteRunner`) and check every customer id against ``accounts``;
+4. **write** the failing rows to ``raw._quarantine`` (file, row, column, value, rule), the good ones to
+   ``raw.<source>``, the per-expectation verdicts to ``raw._validation_results`` and the file's content hash
+   to the ledger ``raw._ingested_files``.
+
+A file already in the ledger is skipped, so re-running adds nothing; a rejected file is not recorded, so the
+fixed file loads on the next run. Nothing already in the warehouse changes.
 """
 
 from __future__ import annotations
@@ -14,22 +28,19 @@ import codecs
 import csv
 import datetime as dt
 import hashlib
+import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
-from churn_platform.contract import Contract, Source, active_contract
+from churn_platform.contract import Column, Contract, Source, active_contract
 from churn_platform.lib.landing import LandingFile, discover
-from churn_platform.lib.quality import SuiteRunner
-from churn_platform.profile import OTHER
+from churn_platform.lib.quality import SqlRule, SuiteRunner
+from churn_platform.profile import OTHER, CsvDialect
 
 UNKNOWN_CUSTOMER = "customer_id: unknown to accounts"
 META_COLUMNS = {
@@ -40,6 +51,7 @@ META_COLUMNS = {
     "_ingested_at": "TIMESTAMP",
 }
 INGEST_ORDER = ("accounts", "subscriptions", "invoices", "usage_events", "support_tickets", "nps_responses")
+QUARANTINE_VALUE_CHARS = 200
 
 
 class FileRejectedError(Exception):
@@ -97,14 +109,20 @@ class SourceReport:
         return counts
 
 
+def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
+    """Session settings every ingestion connection needs: timestamps judged and stored in UTC, whatever the
+    machine's ``TZ`` (a tz-aware value is converted, never read as local time)."""
+    con.execute("set TimeZone = 'UTC'")
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = None) -> None:
     """Create the raw tables (every source of the contract, delivered or not: an optional source a company
-    does not deliver is an empty table, so the marts build the same way), the ingestion ledger and the
-    quarantine if they do not exist yet; add columns the contract gained since (e.g. a new attribute)."""
+    does not deliver is an empty table, so the marts build the same way), the ingestion ledger, the
+    quarantine and the validation results if they do not exist yet; add columns the contract gained since."""
     contract = contract or active_contract()
     con.execute("create schema if not exists raw")
     for source in contract.sources.values():
-        cols = [f'"{c.name}" {c.duckdb_type}' for c in source.columns]
+        cols = [f"{_q(c.name)} {c.duckdb_type}" for c in source.columns]
         cols += [f"{name} {kind}" for name, kind in META_COLUMNS.items()]
         con.execute(f"create table if not exists raw.{source.name} ({', '.join(cols)})")
         existing = {
@@ -116,7 +134,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = No
         }
         for c in source.columns:
             if c.name not in existing:
-                con.execute(f'alter table raw.{source.name} add column "{c.name}" {c.duckdb_type}')
+                con.execute(f"alter table raw.{source.name} add column {_q(c.name)} {c.duckdb_type}")
     con.execute(
         """
         create table if not exists raw._ingested_files (
@@ -139,6 +157,21 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = No
             rejected_at timestamp
         )"""
     )
+    con.execute(
+        """
+        create table if not exists raw._validation_results (
+            file_hash varchar, source varchar, suite varchar, batch_date date, success boolean,
+            evaluated bigint, results json, evaluated_at timestamp
+        )"""
+    )
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def file_hash(path: Path) -> str:
@@ -147,6 +180,9 @@ def file_hash(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------- reading
 
 
 def _check_utf8(path: Path) -> None:
@@ -173,115 +209,215 @@ def _check_utf8(path: Path) -> None:
             ) from exc
 
 
-def read_landing_file(lf: LandingFile, source: Source) -> pa.Table:
-    """Read a file as delivered (CSV values as text); reject what cannot be read or misses columns."""
+def csv_header(path: Path, dialect: CsvDialect) -> list[str]:
+    """The header row of a CSV file as delivered (a UTF-8 byte-order mark removed)."""
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        # the header is one logical CSV record: read enough to parse it even when a name is quoted
+        reader = csv.reader(
+            io.StringIO(fh.read(1 << 16)), delimiter=dialect.delimiter, quotechar=dialect.quote
+        )
+        return next(reader, [])
+
+
+def _duckdb_error(exc: Exception) -> str:
+    """DuckDB's message without the raw line it quotes (a row may hold personal data)."""
+    text = str(exc).split("\n")
+    kept = [t for t in text if t.strip() and not t.lstrip().lower().startswith(("original line", "line:"))]
+    return " ".join(kept)[:400]
+
+
+def read_into(
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    source: Source,
+    dialect: CsvDialect,
+    name: str = "incoming",
+) -> list[str]:
+    """Read a delivered file into temp table ``name`` (columns as delivered plus ``_row_number``, 1-based in
+    file order); returns the delivered column names. Raises FileRejectedError naming the file."""
     path = lf.path
+    if lf.problem:
+        raise FileRejectedError(lf.problem)
     if path.stat().st_size == 0:
         raise FileRejectedError(f"{path}: empty file (0 bytes)")
     if lf.file_format == "csv":
         _check_utf8(path)
-        with path.open("r", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
+        header = csv_header(path, dialect)
         if not any(h.strip() for h in header):
             raise FileRejectedError(f"{path}: no header row")
-        try:
-            table = pacsv.read_csv(
-                path,
-                convert_options=pacsv.ConvertOptions(
-                    column_types={h: pa.string() for h in header}, strings_can_be_null=True
-                ),
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise FileRejectedError(f"{path}: malformed CSV: {exc}") from exc
+        seen: set[str] = set()
+        for h in header:
+            if h in seen:
+                raise FileRejectedError(f"{path}: column {h!r} appears twice in the header; keep one")
+            seen.add(h)
+        _require(path, source, header)
+        options = (
+            f"header = true, all_varchar = true, delim = {_text(dialect.delimiter)}, "
+            f"quote = {_text(dialect.quote)}, escape = {_text(dialect.quote)}, strict_mode = true, "
+            "null_padding = false, auto_detect = false, "
+            "columns = {" + ", ".join(f"{_text(h)}: 'VARCHAR'" for h in header) + "}"
+        )
+        relation = f"read_csv({_text(str(path))}, {options})"
     else:
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise FileRejectedError(f"{path}: unreadable or truncated Parquet file: {exc}") from exc
-    missing = [c for c in source.required_columns if c not in table.column_names]
+        relation = f"read_parquet({_text(str(path))})"
+    try:
+        con.execute(
+            f"create or replace temp table {name} as "
+            f"select *, row_number() over () as _row_number from {relation}"
+        )
+    except duckdb.Error as exc:
+        kind = "malformed CSV" if lf.file_format == "csv" else "unreadable or truncated Parquet file"
+        raise FileRejectedError(f"{path}: {kind}: {_duckdb_error(exc)}") from exc
+    columns = [r[0] for r in con.execute(f"describe {name}").fetchall() if r[0] != "_row_number"]
+    if lf.file_format == "parquet":
+        dupes = sorted({c for c in columns if columns.count(c) > 1})
+        if dupes:
+            raise FileRejectedError(f"{path}: column {dupes[0]!r} appears twice; keep one")
+        _require(path, source, columns)
+    return columns
+
+
+def _require(path: Path, source: Source, columns: list[str]) -> None:
+    missing = [c for c in source.required_columns if c not in columns]
     if missing:
         raise FileRejectedError(
             f"{path}: missing required column(s) {', '.join(missing)}; a {source.name} file needs "
             f"{', '.join(source.required_columns)} (see docs/data-contract.md)"
         )
-    return table
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+# ---------------------------------------------------------------------- typing
 
 
-def _normalised(col: str, allowed: tuple[str, ...]) -> str:
-    """SQL mapping a text column onto the profile's canonical values, ignoring case and surrounding spaces;
-    an unknown value is kept trimmed (the suite then quarantines it) and null stays null."""
-    key = f"lower(trim({col}::varchar))"
-    whens = " ".join(f"when {_sql_text(v.strip().lower())} then {_sql_text(v)}" for v in allowed)
-    return f"case {key} {whens} else nullif(trim({col}::varchar), '') end"
+_INTEGER = r"[+-]?[0-9]+"
+_EPOCH_SECONDS = r"[0-9]{9,11}(\.[0-9]+)?"
+_EPOCH_MILLIS = r"[0-9]{12,14}"
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")  # fmt: skip
 
 
-def _typed(
-    con: duckdb.DuckDBPyConnection, table: pa.Table, source: Source
-) -> tuple[pa.Table, pa.Table, dict[str, int]]:
-    """Cast to the contract's types and normalise vocabulary columns onto the profile's values.
+def _normalised(text: str, allowed: tuple[str, ...]) -> str:
+    """SQL mapping text onto the profile's canonical values, ignoring case and surrounding spaces; an
+    unknown value is kept trimmed (the suite then judges it) and blank is null."""
+    whens = " ".join(f"when {_text(v.strip().lower())} then {_text(v)}" for v in allowed)
+    return f"case lower(trim({text})) {whens} else nullif(trim({text}), '') end"
 
-    Returns the typed table, per row which columns failed to cast, and per column how many values unknown to
-    the profile were mapped to ``other`` (for columns whose profile vocabulary says ``unknown: other``).
-    """
-    table = table.append_column("_row_number", pa.array(range(1, table.num_rows + 1), type=pa.int64()))
-    con.register("incoming", table)
-    selects, failures, mapped = [], [], []
-    for c in source.columns:
-        if c.name in table.column_names:
-            col = f'"{c.name}"'
-            if c.type == "boolean":
-                raw = f"lower(trim({col}::varchar))"
-                expr = f"case when {raw} in ('true','1','t','yes') then true when {raw} in ('false','0','f','no') then false end"
-            elif c.allowed is not None and c.vocabulary is not None:
-                expr = _normalised(col, c.allowed)
-                if c.unknown == "other":
-                    known = ", ".join(_sql_text(v) for v in c.allowed)
-                    mapped.append(f'count(*) filter (where ({expr}) not in ({known})) as "{c.name}"')
-                    expr = f"case when ({expr}) in ({known}) then ({expr}) when ({expr}) is not null then '{OTHER}' end"
-            elif c.vocabulary is not None and c.type == "string":
-                expr = f"nullif(trim({col}::varchar), '')"
-            else:
-                expr = f"try_cast({col} as {c.duckdb_type})"
-            selects.append(f'{expr} as "{c.name}"')
-            failures.append(f'({col} is not null and ({expr}) is null) as "{c.name}"')
+
+def _decimal_text(text: str, dialect: CsvDialect) -> str:
+    t = f"trim({text})"
+    if dialect.decimal_mark == ",":
+        # "1.234,56" -> "1234.56"; "74,92" -> "74.92"
+        t = f"replace(replace({t}, '.', ''), ',', '.')"
+    return t
+
+
+@dataclass(frozen=True)
+class Typed:
+    """How one column becomes its contract type: the SQL value, and the rule when the value does not type."""
+
+    value: str
+    failure: str  # SQL: the rule text when a present value does not type, else null
+
+
+def type_column(col: Column, input_type: str, dialect: CsvDialect, ref: str | None = None) -> Typed:
+    """SQL typing one delivered column (``input_type``: DuckDB's type of it as read) to its contract type."""
+    c = ref or _q(col.name)
+    t = input_type.upper()
+    is_text = t == "VARCHAR"
+    text = f"nullif({c}::varchar, '')"
+    value: str
+    bad_type = _text(f"{col.name}: not a valid {col.type}")
+    if col.type == "string":
+        if col.allowed is not None and col.vocabulary is not None:
+            value = _normalised(text, col.allowed)
+            if col.unknown == "other":
+                known = ", ".join(_text(v) for v in col.allowed)
+                value = f"case when ({value}) in ({known}) then ({value}) when ({value}) is not null then '{OTHER}' end"
+        elif col.vocabulary is not None:
+            value = f"nullif(trim({text}), '')"
         else:
-            selects.append(f'null::{c.duckdb_type} as "{c.name}"')
-    typed = con.execute(f"select {', '.join(selects)}, _row_number from incoming").to_arrow_table()
-    fail_sql = ", ".join(failures) if failures else "false as none"
-    failed = con.execute(f"select _row_number, {fail_sql} from incoming").to_arrow_table()
-    other: dict[str, int] = {}
-    if mapped:
-        counts = con.execute(f"select {', '.join(mapped)} from incoming").fetchone() or ()
-        names = [m.rsplit(" as ", 1)[1].strip('"') for m in mapped]
-        other = {n: int(k) for n, k in zip(names, counts, strict=True) if k}
-    con.unregister("incoming")
-    return typed, failed, other
+            value = text  # ids and names kept exactly as written
+        return Typed(value, "null")
+    if col.type == "boolean":
+        if t == "BOOLEAN":
+            return Typed(c, "null")
+        raw = f"lower(trim({text}))"
+        value = (
+            f"case when {raw} in ('true','1','t','yes','y') then true "
+            f"when {raw} in ('false','0','f','no','n') then false end"
+        )
+    elif col.type == "integer":
+        if t.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER")):
+            return Typed(f"cast({c} as bigint)", "null")
+        if is_text:
+            value = f"case when regexp_full_match(trim({text}), '{_INTEGER}') then try_cast(trim({text}) as bigint) end"
+        else:  # floats or decimals: only whole, finite numbers are integers
+            d = f"try_cast({c} as double)"
+            value = f"case when isfinite({d}) and {d} = trunc({d}) then try_cast({d} as bigint) end"
+    elif col.type == "decimal":
+        d = f"try_cast({_decimal_text(text, dialect) if is_text else c} as double)"
+        value = f"case when isfinite({d}) then {d} end"
+        bad_type = (
+            f"case when {d} is null then {_text(f'{col.name}: not a valid decimal')} "
+            f"else {_text(f'{col.name}: not a finite decimal')} end"
+        )
+    elif col.type == "date":
+        if t == "DATE":
+            return Typed(c, "null")
+        if t.startswith("TIMESTAMP"):
+            return Typed(f"cast({c} as date)", "null")
+        value = (
+            f"cast(try_strptime(trim({text}), {_text(dialect.date_format)}) as date)"
+            if dialect.date_format
+            else f"try_cast(trim({text}) as date)"
+        )
+    elif col.type == "timestamp":
+        if t == "TIMESTAMP WITH TIME ZONE":
+            return Typed(f"cast({c} as timestamp)", "null")  # the session is UTC: this is the UTC instant
+        if t.startswith("TIMESTAMP"):
+            return Typed(f"cast({c} as timestamp)", "null")  # naive timestamps are UTC by contract
+        if t == "DATE":
+            return Typed(f"cast({c} as timestamp)", "null")
+        s = f"trim({text})"
+        parsed = (
+            f"try_strptime({s}, {_text(dialect.timestamp_format)})"
+            if dialect.timestamp_format
+            else f"cast(try_cast({s} as timestamptz) as timestamp)"
+        )
+        value = (
+            f"coalesce({parsed}, "
+            f"case when regexp_full_match({s}, '{_EPOCH_SECONDS}') then cast(to_timestamp(cast({s} as double)) as timestamp) "
+            f"when regexp_full_match({s}, '{_EPOCH_MILLIS}') then cast(epoch_ms(cast({s} as bigint)) as timestamp) end)"
+        )
+    else:  # pragma: no cover - the contract's types are closed
+        raise ValueError(f"unknown contract type {col.type}")
+    present = text if (is_text or col.type in ("boolean",)) else c
+    return Typed(value, f"case when {present} is not null and ({value}) is null then {bad_type} end")
 
 
-def _without_rows(table: pa.Table, rows: Iterable[int]) -> pa.Table:
-    """The table without the given 1-based row numbers (vectorised: files hold millions of rows)."""
-    drop = pa.array(sorted(rows), type=pa.int64())
-    if len(drop) == 0:
-        return table
-    return table.filter(pc.invert(pc.is_in(table.column("_row_number"), value_set=drop)))
+def _mapped_to_other_sql(col: Column, input_type: str, dialect: CsvDialect) -> str | None:
+    if col.type != "string" or col.allowed is None or col.vocabulary is None or col.unknown != "other":
+        return None
+    text = f"nullif({_q(col.name)}::varchar, '')"
+    known = ", ".join(_text(v) for v in col.allowed)
+    norm = _normalised(text, col.allowed)
+    return f"count(*) filter (where ({norm}) not in ({known}))"
 
 
-def _as_frame(typed: pa.Table) -> pd.DataFrame:
-    frame = typed.to_pandas(types_mapper=None, timestamp_as_object=False, date_as_object=False)
-    frame = frame.set_index("_row_number", drop=True)
-    frame.index.name = None  # GX reports plain index values (the row numbers) for an unnamed index
-    return frame
+# ---------------------------------------------------------------------- one file
 
 
 def ingest_file(
-    con: duckdb.DuckDBPyConnection, lf: LandingFile, runner: SuiteRunner, landing_root: Path
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    runner: SuiteRunner,
+    landing_root: Path,
+    contract: Contract | None = None,
 ) -> FileReport:
     """Load one file in one transaction; see the module docstring for the rules."""
-    source = active_contract().sources[lf.source]
+    contract = contract or runner.contract
+    source = contract.sources[lf.source]
+    dialect = contract.profile.files.dialect(source.name)
     rel = str(lf.path.relative_to(landing_root)) if lf.path.is_relative_to(landing_root) else str(lf.path)
     digest = file_hash(lf.path)
     seen = con.execute("select file_name from raw._ingested_files where file_hash = ?", [digest]).fetchall()
@@ -289,104 +425,198 @@ def ingest_file(
         return FileReport(rel, lf.batch_date, "skipped", reason=f"already ingested as {seen[0][0]}")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
-        table = read_landing_file(lf, source)
+        delivered = read_into(con, lf, source, dialect)
     except FileRejectedError as exc:
         con.execute(
             "insert into raw._rejected_files values (?, ?, ?, ?, ?, ?)",
             [lf.source, rel, digest, lf.batch_date, str(exc), now],
         )
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
+    try:
+        return _load_checked(con, lf, source, dialect, runner, delivered, rel, digest, now)
+    finally:
+        con.execute("drop table if exists incoming")
+        con.execute("drop table if exists typed")
+        con.execute("drop table if exists checked")
 
-    typed, cast_failed, mapped_to_other = _typed(con, table, source)
-    bad: dict[int, list[tuple[str, str]]] = {}  # row -> [(rule, column)]
+
+def _problems_list(items: list[str]) -> str:
+    """SQL list of {rule, column} structs from nullable rule expressions, nulls dropped."""
+    if not items:
+        return "[]::struct(rule varchar, col varchar)[]"
+    return f"list_filter([{', '.join(items)}], p -> p.rule is not null)"
+
+
+def _load_checked(
+    con: duckdb.DuckDBPyConnection,
+    lf: LandingFile,
+    source: Source,
+    dialect: CsvDialect,
+    runner: SuiteRunner,
+    delivered: list[str],
+    rel: str,
+    digest: str,
+    now: dt.datetime,
+) -> FileReport:
+    input_types = {r[0]: r[1] for r in con.execute("describe incoming").fetchall()}
+    present = [c for c in source.columns if c.name in delivered]
+    selects, cast_problems, mapped = [], [], []
     for c in source.columns:
-        if c.name in cast_failed.column_names:
-            rows = cast_failed.filter(cast_failed.column(c.name)).column("_row_number").to_pylist()
-            for r in rows:
-                bad.setdefault(r, []).append((f"{c.name}: not a valid {c.type}", c.name))
-    cast_ok = _without_rows(typed, bad)
-
-    outcome = runner.validate(source.name, _as_frame(cast_ok), pd.Timestamp(lf.batch_date))
-    for result in outcome.rules:
-        for r in result.unexpected_rows:
-            bad.setdefault(r, []).append((result.rule, result.column))
-
+        if c.name in delivered:
+            typed = type_column(c, input_types[c.name], dialect)
+            selects.append(f"{typed.value} as {_q(c.name)}")
+            cast_problems.append(f"{{'rule': cast({typed.failure} as varchar), 'col': {_text(c.name)}}}")
+            other = _mapped_to_other_sql(c, input_types[c.name], dialect)
+            if other:
+                mapped.append((c.name, other))
+        else:
+            selects.append(f"null::{c.duckdb_type} as {_q(c.name)}")
+    con.execute(
+        f"create or replace temp table typed as select {', '.join(selects)}, _row_number, "
+        f"{_problems_list(cast_problems)} as _cast from incoming"
+    )
+    rules: list[SqlRule] = runner.rules(source.name, {c.name for c in present}, lf.batch_date)
+    checks = [
+        f"{{'rule': case when {r.fails} then {_text(r.rule)} end, 'col': {_text(r.column)}}}" for r in rules
+    ]
     if source.references_accounts:
-        con.register("candidate", cast_ok.select(["customer_id", "_row_number"]))
-        unknown = con.execute(
-            """select c._row_number from candidate c
-               where c.customer_id is not null
-                 and not exists (select 1 from raw.accounts a where a.customer_id = c.customer_id)"""
+        checks.append(
+            f"{{'rule': case when customer_id is not null and not exists (select 1 from raw.accounts a "
+            f"where a.customer_id = t.customer_id) then {_text(UNKNOWN_CUSTOMER)} end, 'col': 'customer_id'}}"
+        )
+    # rules judge only rows whose values typed (as before: a value that does not type is reported once)
+    con.execute(
+        "create or replace temp table checked as "
+        f"select * exclude (_cast), {_problems_list(checks)} as _problems "
+        "from (select * from typed where len(_cast) = 0) t "
+        "union all by name "
+        f"select * exclude (_cast), _cast as _problems from typed where len(_cast) > 0"
+    )
+    rows_total, bad_rows = con.execute(
+        "select count(*), count(*) filter (where len(_problems) > 0) from checked"
+    ).fetchone() or (0, 0)
+    rule_counts = dict(
+        con.execute(
+            "select p.rule, count(distinct _row_number) from checked, unnest(_problems) as u(p) group by 1"
         ).fetchall()
-        con.unregister("candidate")
-        for (r,) in unknown:
-            bad.setdefault(r, []).append((UNKNOWN_CUSTOMER, "customer_id"))
+    )
+    mapped_counts: dict[str, int] = {}
+    if mapped:
+        counts = con.execute(f"select {', '.join(sql for _, sql in mapped)} from incoming").fetchone() or ()
+        mapped_counts = {name: int(n) for (name, _), n in zip(mapped, counts, strict=True) if n}
+    results = _validation_results(con, source, runner, rules, int(rows_total))
 
-    rows_total = table.num_rows
+    raw_value = (
+        "case p.col "
+        + " ".join(
+            f"when {_text(name)} then left(i.{_q(name)}::varchar, {QUARANTINE_VALUE_CHARS})"
+            for name in delivered
+        )
+        + " end"
+    )
+    record = "to_json(struct_pack(" + ", ".join(f"{_q(n)} := i.{_q(n)}::varchar" for n in delivered) + "))"
+    cols = ", ".join(_q(c.name) for c in source.columns)
     con.execute("begin transaction")
     try:
-        if bad:
-            bad_rows = sorted(bad)
-            originals = table.take(pa.array([r - 1 for r in bad_rows])).to_pylist()
-            records = []
-            for r, original in zip(bad_rows, originals, strict=True):
-                payload = json.dumps({k: None if v is None else str(v) for k, v in original.items()})
-                for rule, column in bad[r]:
-                    value = original.get(column)
-                    records.append(
-                        (lf.source, rel, digest, lf.batch_date, r, rule, column,
-                         None if value is None else str(value)[:200], payload, now, None)
-                    )  # fmt: skip
-            con.executemany("insert into raw._quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
-        good = _without_rows(cast_ok, bad)
-        con.register("good", good)
-        cols = ", ".join(f'"{c.name}"' for c in source.columns)
+        if bad_rows:
+            con.execute(
+                f"""insert into raw._quarantine
+                    select ?, ?, ?, ?::date, c._row_number, p.rule, p.col, {raw_value}, {record}, ?::timestamp, null
+                    from checked c, unnest(c._problems) as u(p)
+                    join incoming i on i._row_number = c._row_number
+                    order by c._row_number""",
+                [lf.source, rel, digest, lf.batch_date, now],
+            )
         con.execute(
             f"""insert into raw.{source.name} ({cols}, _batch_date, _source_file, _row_number, _file_hash, _ingested_at)
-                select {cols}, ?::date, ?, _row_number, ?, ?::timestamp from good""",
+                select {cols}, ?::date, ?, _row_number, ?, ?::timestamp from checked
+                where len(_problems) = 0 order by _row_number""",
             [lf.batch_date, rel, digest, now],
         )
-        con.unregister("good")
+        good = int(rows_total) - int(bad_rows)
         con.execute(
             "insert into raw._ingested_files values (?, ?, ?, ?, ?, ?, ?, ?)",
-            [digest, lf.source, rel, lf.batch_date, rows_total, good.num_rows, len(bad), now],
+            [digest, lf.source, rel, lf.batch_date, rows_total, good, bad_rows, now],
         )
+        con.execute(
+            "insert into raw._validation_results values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [digest, source.name, f"raw_{source.name}", lf.batch_date, all(r["success"] for r in results),
+             rows_total, json.dumps(results), now],
+        )  # fmt: skip
         con.execute("commit")
     except Exception:
         con.execute("rollback")
         raise
-    rule_counts: dict[str, int] = {}
-    for problems in bad.values():
-        for rule, _ in problems:
-            rule_counts[rule] = rule_counts.get(rule, 0) + 1
     return FileReport(
         rel,
         lf.batch_date,
         "loaded",
-        rows_total,
-        good.num_rows,
-        len(bad),
+        int(rows_total),
+        int(rows_total) - int(bad_rows),
+        int(bad_rows),
         reason="" if rows_total else "header only: no rows in this delivery",
-        rules=rule_counts,
-        mapped_to_other=mapped_to_other,
+        rules={str(k): int(v) for k, v in rule_counts.items()},
+        mapped_to_other=mapped_counts,
     )
 
 
-def release_quarantine(con: duckdb.DuckDBPyConnection, source: Source) -> int:
+def _validation_results(
+    con: duckdb.DuckDBPyConnection, source: Source, runner: SuiteRunner, rules: list[SqlRule], evaluated: int
+) -> list[dict[str, Any]]:
+    """Per expectation, Great Expectations' result shape: success, element and unexpected counts, and up to
+    20 unexpected values (as the quarantine already holds them)."""
+    if not rules:
+        return []
+    value = (
+        "case p.col "
+        + " ".join(f"when {_text(c.name)} then c.{_q(c.name)}::varchar" for c in source.columns)
+        + " end"
+    )
+    found = {
+        rule: (int(n), [v for v in values if v is not None])
+        for rule, n, values in con.execute(
+            f"select p.rule, count(*), list(distinct {value})[1:20] "
+            "from checked c, unnest(c._problems) as u(p) group by 1"
+        ).fetchall()
+    }
+    out = []
+    for r in rules:
+        unexpected = found.get(r.rule, (0, []))[0]
+        out.append(
+            {
+                "expectation_config": {"type": r.expectation["type"], "kwargs": r.expectation["kwargs"]},
+                "success": unexpected == 0,
+                "result": {
+                    "element_count": evaluated,
+                    "unexpected_count": unexpected,
+                    "unexpected_percent": 100.0 * unexpected / evaluated if evaluated else 0.0,
+                    "partial_unexpected_list": found.get(r.rule, (0, []))[1],
+                },
+            }
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- release and orchestration
+
+
+def release_quarantine(
+    con: duckdb.DuckDBPyConnection, source: Source, contract: Contract | None = None
+) -> int:
     """Load rows held back only because their customer was unknown, once ``accounts`` knows the customer.
 
     This is what lets a re-run complete the work after a broken accounts file is fixed and re-delivered.
     """
     if not source.references_accounts:
         return 0
-    casts = []
-    for c in source.columns:
-        text = f"json_extract_string(q.record, '$.{c.name}')"
-        if c.type == "boolean":
-            casts.append(f"lower({text}) in ('true', '1', 't', 'yes')")
-        else:
-            casts.append(f"try_cast({text} as {c.duckdb_type})")
-    cols = ", ".join(f'"{c.name}"' for c in source.columns)
+    contract = contract or active_contract()
+    dialect = contract.profile.files.dialect(source.name)
+    texts = ", ".join(
+        f"json_extract_string(q.record, {_text('$.' + json.dumps(c.name))}) as {_q(c.name)}"
+        for c in source.columns
+    )
+    typed = ", ".join(f"{type_column(c, 'VARCHAR', dialect).value} as {_q(c.name)}" for c in source.columns)
+    cols = ", ".join(_q(c.name) for c in source.columns)
     candidates = f"""
         select q.file_hash, q.row_number from raw._quarantine q
         where q.source = '{source.name}' and q.released_at is null
@@ -398,13 +628,15 @@ def release_quarantine(con: duckdb.DuckDBPyConnection, source: Source) -> int:
     con.execute("begin transaction")
     try:
         con.execute(f"create or replace temp table _release as {candidates}")
-        n = con.execute("select count(*) from _release").fetchall()[0][0]
+        n = (con.execute("select count(*) from _release").fetchone() or (0,))[0]
         if n:
             con.execute(
                 f"""insert into raw.{source.name} ({cols}, _batch_date, _source_file, _row_number, _file_hash, _ingested_at)
-                    select {", ".join(casts)}, q.batch_date, q.file_name, q.row_number, q.file_hash, now()::timestamp
-                    from raw._quarantine q join _release r using (file_hash, row_number)
-                    where q.source = '{source.name}' and q.released_at is null"""
+                    select {typed}, batch_date, file_name, row_number, file_hash, now()::timestamp from (
+                        select {texts}, q.batch_date, q.file_name, q.row_number, q.file_hash
+                        from raw._quarantine q join _release r using (file_hash, row_number)
+                        where q.source = '{source.name}' and q.released_at is null
+                    )"""
             )
             con.execute(
                 f"""update raw._quarantine set released_at = now()::timestamp
@@ -427,13 +659,14 @@ def ingest_source(
     progress: Callable[[FileReport], None] | None = None,
 ) -> SourceReport:
     """Ingest every new file of one source, oldest batch first; the connection is held for this step only."""
-    contract = active_contract()
-    source = contract.sources[source_name]
     runner = runner or SuiteRunner()
+    contract = runner.contract
+    source = contract.sources[source_name]
     report = SourceReport(source_name)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(warehouse))
     try:
+        prepare_connection(con)
         ensure_schema(con, contract)
         for lf in (f for f in discover(landing) if f.source == source_name):
             if not source.delivered:
@@ -445,11 +678,11 @@ def ingest_source(
                     "(sources: in the profile); the file was not read",
                 )
             else:
-                result = ingest_file(con, lf, runner, landing)
+                result = ingest_file(con, lf, runner, landing, contract)
             report.files.append(result)
             if progress:
                 progress(result)
-        report.released = release_quarantine(con, source)
+        report.released = release_quarantine(con, source, contract)
     finally:
         con.close()
     return report
@@ -459,3 +692,16 @@ def ingest_landing(landing: Path, warehouse: Path) -> dict[str, SourceReport]:
     """Ingest every source, accounts first (the others are checked against it)."""
     runner = SuiteRunner()
     return {name: ingest_source(warehouse, landing, name, runner) for name in INGEST_ORDER}
+
+
+__all__ = [
+    "INGEST_ORDER",
+    "FileRejectedError",
+    "FileReport",
+    "SourceReport",
+    "ensure_schema",
+    "ingest_file",
+    "ingest_landing",
+    "ingest_source",
+    "release_quarantine",
+]
