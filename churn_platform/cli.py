@@ -198,17 +198,28 @@ def benchmark(
     folds: Annotated[int, typer.Option(help="Stratified k-fold cross-validation folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for folds and models.")] = 42,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log the runs to MLflow.")] = False,
+    sep: Annotated[
+        str | None, typer.Option(help="Column delimiter (default: detected among , ; tab |).")
+    ] = None,
+    decimal: Annotated[
+        str | None, typer.Option(help="Decimal mark, . or , (default: detected; European exports use ,).")
+    ] = None,
 ) -> None:
     """Run the platform's training and evaluation on any customer CSV (k-fold CV), one row per model."""
-    from ml.benchmark import cross_validate, load_customer_table
+    from ml.benchmark import check_folds, cross_validate, load_customer_table
     from ml.models import MODEL_KINDS
 
     settings = get_settings()
     quiet_telemetry()
     try:
-        table = load_customer_table(csv, target, positive, id_column, tuple(drop or ()))
-    except (ValueError, FileNotFoundError) as exc:
+        if decimal not in (None, ".", ","):
+            raise ValueError(f"--decimal must be . or , (got {decimal!r})")
+        table = load_customer_table(csv, target, positive, id_column, tuple(drop or ()), sep, decimal)
+        check_folds(table.y, folds)
+    except (ValueError, FileNotFoundError, UnicodeDecodeError) as exc:
         raise _fail(str(exc)) from exc
+    for note in table.notes:
+        console.print(f"[yellow]warning:[/] {note}")
     console.print(
         f"[bold]{table.name}[/]: {len(table.y):,} rows, {int(table.y.sum()):,} churned ({table.y.mean():.1%}), "
         f"{len(table.spec.numeric)} numeric and {len(table.spec.categorical)} categorical features"
