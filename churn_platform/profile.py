@@ -241,6 +241,30 @@ class FileFormats(_Strict):
         return self.per_source.get(source, self.csv)
 
 
+class ExportMapping(_Strict):
+    """How one source's export (a billing or helpdesk system's own CSV) maps onto the contract, so it lands
+    without a script: columns renamed, values mapped, dates parsed with a format, amounts scaled, constants
+    for contract columns the export lacks. Applied by ingestion before typing (``churn_platform.lib.mappings``).
+    """
+
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="contract column -> the export's column name (as in its header)"
+    )
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="contract column -> {export value: contract value}; others kept"
+    )
+    formats: dict[str, str] = Field(
+        default_factory=dict, description="contract date/timestamp column -> strptime format of the export"
+    )
+    scale: dict[str, float] = Field(
+        default_factory=dict, description="contract decimal column -> factor (e.g. 0.01 for amounts in cents)"
+    )
+    defaults: dict[str, str] = Field(
+        default_factory=dict, description="contract column -> constant text, for columns the export lacks"
+    )
+    description: str = ""
+
+
 class CompanyProfile(_Strict):
     """What one company's data looks like; see the README's "Bring your own company" section."""
 
@@ -255,6 +279,9 @@ class CompanyProfile(_Strict):
     event_types: tuple[EventType, ...] = Field(min_length=1)
     attributes: tuple[Attribute, ...] = ()
     files: FileFormats = FileFormats()
+    exports: dict[str, ExportMapping] = Field(
+        default_factory=dict, description="source -> how that source's export maps onto the contract"
+    )
     simulation: dict[str, Any] | None = Field(
         default=None,
         description="How the simulator makes this company (only for simulated companies; see simulate/).",
@@ -281,6 +308,16 @@ class CompanyProfile(_Strict):
         if status is not None and (status.values is None or set(INVOICE_STATUSES) - set(status.values)):
             raise ValueError(f"invoice_status must include {', '.join(INVOICE_STATUSES)}")
         return vocabularies
+
+    @field_validator("exports")
+    @classmethod
+    def _known_export_sources(cls, exports: dict[str, ExportMapping]) -> dict[str, ExportMapping]:
+        unknown = sorted(set(exports) - set(ALL_SOURCE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown source {', '.join(unknown)}; sources are {', '.join(ALL_SOURCE_NAMES)}"
+            )
+        return exports
 
     @model_validator(mode="after")
     def _distinct_names(self) -> CompanyProfile:

@@ -39,8 +39,9 @@ import duckdb
 
 from churn_platform.contract import Column, Contract, Source, active_contract
 from churn_platform.lib.landing import LandingFile, discover
+from churn_platform.lib.mappings import MappingError, mapped_select
 from churn_platform.lib.quality import SqlRule, SuiteRunner
-from churn_platform.profile import OTHER, CsvDialect
+from churn_platform.profile import OTHER, CsvDialect, ExportMapping
 
 UNKNOWN_CUSTOMER = "customer_id: unknown to accounts"
 META_COLUMNS = {
@@ -232,9 +233,11 @@ def read_into(
     source: Source,
     dialect: CsvDialect,
     name: str = "incoming",
+    mapping: ExportMapping | None = None,
 ) -> list[str]:
-    """Read a delivered file into temp table ``name`` (columns as delivered plus ``_row_number``, 1-based in
-    file order); returns the delivered column names. Raises FileRejectedError naming the file."""
+    """Read a delivered file into temp table ``name`` (columns as delivered, or as the company's export
+    ``mapping`` makes them, plus ``_row_number``, 1-based in file order); returns the contract-side column
+    names. Raises FileRejectedError naming the file."""
     path = lf.path
     if lf.problem:
         raise FileRejectedError(lf.problem)
@@ -250,7 +253,8 @@ def read_into(
             if h in seen:
                 raise FileRejectedError(f"{path}: column {h!r} appears twice in the header; keep one")
             seen.add(h)
-        _require(path, source, header)
+        if mapping is None:
+            _require(path, source, header)
         options = (
             f"header = true, all_varchar = true, delim = {_text(dialect.delimiter)}, "
             f"quote = {_text(dialect.quote)}, escape = {_text(dialect.quote)}, strict_mode = true, "
@@ -260,20 +264,28 @@ def read_into(
         relation = f"read_csv({_text(str(path))}, {options})"
     else:
         relation = f"read_parquet({_text(str(path))})"
+    target = f"{name}_as_delivered" if mapping is not None else name
     try:
         con.execute(
-            f"create or replace temp table {name} as "
+            f"create or replace temp table {target} as "
             f"select *, row_number() over () as _row_number from {relation}"
         )
     except duckdb.Error as exc:
         kind = "malformed CSV" if lf.file_format == "csv" else "unreadable or truncated Parquet file"
         raise FileRejectedError(f"{path}: {kind}: {_duckdb_error(exc)}") from exc
-    columns = [r[0] for r in con.execute(f"describe {name}").fetchall() if r[0] != "_row_number"]
+    columns = [r[0] for r in con.execute(f"describe {target}").fetchall() if r[0] != "_row_number"]
     if lf.file_format == "parquet":
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         if dupes:
             raise FileRejectedError(f"{path}: column {dupes[0]!r} appears twice; keep one")
-        _require(path, source, columns)
+    if mapping is not None:
+        try:
+            select, columns = mapped_select(mapping, source, columns, target)
+        except MappingError as exc:
+            raise FileRejectedError(f"{path}: {exc}") from exc
+        con.execute(f"create or replace temp table {name} as {select}")
+        con.execute(f"drop table {target}")
+    _require(path, source, columns)
     return columns
 
 
@@ -425,7 +437,7 @@ def ingest_file(
         return FileReport(rel, lf.batch_date, "skipped", reason=f"already ingested as {seen[0][0]}")
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     try:
-        delivered = read_into(con, lf, source, dialect)
+        delivered = read_into(con, lf, source, dialect, mapping=contract.profile.exports.get(source.name))
     except FileRejectedError as exc:
         con.execute(
             "insert into raw._rejected_files values (?, ?, ?, ?, ?, ?)",
