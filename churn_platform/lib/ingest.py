@@ -41,6 +41,7 @@ from churn_platform.contract import Column, Contract, Source, active_contract
 from churn_platform.lib.landing import LandingFile, discover
 from churn_platform.lib.mappings import MappingError, mapped_select
 from churn_platform.lib.quality import SqlRule, SuiteRunner
+from churn_platform.lib.warehouse import connect as connect_warehouse
 from churn_platform.profile import OTHER, CsvDialect, ExportMapping
 
 UNKNOWN_CUSTOMER = "customer_id: unknown to accounts"
@@ -669,14 +670,16 @@ def ingest_source(
     source_name: str,
     runner: SuiteRunner | None = None,
     progress: Callable[[FileReport], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> SourceReport:
-    """Ingest every new file of one source, oldest batch first; the connection is held for this step only."""
+    """Ingest every new file of one source, oldest batch first; the connection is held for this step only
+    (``notify`` hears it when another process holds the warehouse and this one waits)."""
     runner = runner or SuiteRunner()
     contract = runner.contract
     source = contract.sources[source_name]
     report = SourceReport(source_name)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    con = connect_warehouse(warehouse, notify=notify)
     try:
         prepare_connection(con)
         ensure_schema(con, contract)
