@@ -30,6 +30,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +114,11 @@ class SourceReport:
 
 def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     """Session settings every ingestion connection needs: timestamps judged and stored in UTC, whatever the
-    machine's ``TZ`` (a tz-aware value is converted, never read as local time)."""
+    machine's ``TZ`` (a tz-aware value is converted, never read as local time), and a memory limit
+    (``CHURN_DUCKDB_MEMORY_LIMIT``, default 2GB)."""
     con.execute("set TimeZone = 'UTC'")
+    # bounded memory whatever the file size: DuckDB spills to its temp directory beyond this
+    con.execute(f"set memory_limit = '{os.environ.get('CHURN_DUCKDB_MEMORY_LIMIT', '2GB')}'")
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = None) -> None:
@@ -265,16 +269,16 @@ def read_into(
         relation = f"read_csv({_text(str(path))}, {options})"
     else:
         relation = f"read_parquet({_text(str(path))})"
+    # a view: the file is scanned when the rows are checked (once), and again only for quarantined rows
     target = f"{name}_as_delivered" if mapping is not None else name
     try:
         con.execute(
-            f"create or replace temp table {target} as "
+            f"create or replace temp view {target} as "
             f"select *, row_number() over () as _row_number from {relation}"
         )
+        columns = [r[0] for r in con.execute(f"describe {target}").fetchall() if r[0] != "_row_number"]
     except duckdb.Error as exc:
-        kind = "malformed CSV" if lf.file_format == "csv" else "unreadable or truncated Parquet file"
-        raise FileRejectedError(f"{path}: {kind}: {_duckdb_error(exc)}") from exc
-    columns = [r[0] for r in con.execute(f"describe {target}").fetchall() if r[0] != "_row_number"]
+        raise FileRejectedError(f"{path}: {_read_problem(lf)}: {_duckdb_error(exc)}") from exc
     if lf.file_format == "parquet":
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         if dupes:
@@ -284,10 +288,13 @@ def read_into(
             select, columns = mapped_select(mapping, source, columns, target)
         except MappingError as exc:
             raise FileRejectedError(f"{path}: {exc}") from exc
-        con.execute(f"create or replace temp table {name} as {select}")
-        con.execute(f"drop table {target}")
+        con.execute(f"create or replace temp view {name} as {select}")
     _require(path, source, columns)
     return columns
+
+
+def _read_problem(lf: LandingFile) -> str:
+    return "malformed CSV" if lf.file_format == "csv" else "unreadable or truncated Parquet file"
 
 
 def _require(path: Path, source: Source, columns: list[str]) -> None:
@@ -414,7 +421,7 @@ def _mapped_to_other_sql(col: Column, input_type: str, dialect: CsvDialect) -> s
     text = f"nullif({_q(col.name)}::varchar, '')"
     known = ", ".join(_text(v) for v in col.allowed)
     norm = _normalised(text, col.allowed)
-    return f"count(*) filter (where ({norm}) not in ({known}))"
+    return f"coalesce(({norm}) not in ({known}), false)"
 
 
 # ---------------------------------------------------------------------- one file
@@ -447,10 +454,16 @@ def ingest_file(
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
     try:
         return _load_checked(con, lf, source, dialect, runner, delivered, rel, digest, now)
+    except FileRejectedError as exc:
+        con.execute(
+            "insert into raw._rejected_files values (?, ?, ?, ?, ?, ?)",
+            [lf.source, rel, digest, lf.batch_date, str(exc), now],
+        )
+        return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
     finally:
-        con.execute("drop table if exists incoming")
-        con.execute("drop table if exists typed")
         con.execute("drop table if exists checked")
+        con.execute("drop view if exists incoming")
+        con.execute("drop view if exists incoming_as_delivered")
 
 
 def _problems_list(items: list[str]) -> str:
@@ -484,10 +497,7 @@ def _load_checked(
                 mapped.append((c.name, other))
         else:
             selects.append(f"null::{c.duckdb_type} as {_q(c.name)}")
-    con.execute(
-        f"create or replace temp table typed as select {', '.join(selects)}, _row_number, "
-        f"{_problems_list(cast_problems)} as _cast from incoming"
-    )
+    flags = [f"({sql}) as _other_{i}" for i, (_, sql) in enumerate(mapped)]
     rules: list[SqlRule] = runner.rules(source.name, {c.name for c in present}, lf.batch_date)
     checks = [
         f"{{'rule': case when {r.fails} then {_text(r.rule)} end, 'col': {_text(r.column)}}}" for r in rules
@@ -497,14 +507,19 @@ def _load_checked(
             f"{{'rule': case when customer_id is not null and not exists (select 1 from raw.accounts a "
             f"where a.customer_id = t.customer_id) then {_text(UNKNOWN_CUSTOMER)} end, 'col': 'customer_id'}}"
         )
-    # rules judge only rows whose values typed (as before: a value that does not type is reported once)
-    con.execute(
-        "create or replace temp table checked as "
-        f"select * exclude (_cast), {_problems_list(checks)} as _problems "
-        "from (select * from typed where len(_cast) = 0) t "
-        "union all by name "
-        f"select * exclude (_cast), _cast as _problems from typed where len(_cast) > 0"
+    typed_sql = (
+        f"select {', '.join([*selects, *flags])}, _row_number, {_problems_list(cast_problems)} as _cast "
+        "from incoming"
     )
+    # a value that does not type is reported once (its rule); the suite judges the rows that typed
+    try:
+        con.execute(
+            "create or replace temp table checked as "
+            f"select * exclude (_cast), case when len(_cast) > 0 then _cast else {_problems_list(checks)} end "
+            f"as _problems from ({typed_sql}) t"
+        )
+    except duckdb.Error as exc:
+        raise FileRejectedError(f"{lf.path}: {_read_problem(lf)}: {_duckdb_error(exc)}") from exc
     rows_total, bad_rows = con.execute(
         "select count(*), count(*) filter (where len(_problems) > 0) from checked"
     ).fetchone() or (0, 0)
@@ -515,7 +530,14 @@ def _load_checked(
     )
     mapped_counts: dict[str, int] = {}
     if mapped:
-        counts = con.execute(f"select {', '.join(sql for _, sql in mapped)} from incoming").fetchone() or ()
+        counts = (
+            con.execute(
+                "select "
+                + ", ".join(f"count(*) filter (where _other_{i})" for i in range(len(mapped)))
+                + " from checked"
+            ).fetchone()
+            or ()
+        )
         mapped_counts = {name: int(n) for (name, _), n in zip(mapped, counts, strict=True) if n}
     results = _validation_results(con, source, runner, rules, int(rows_total))
 
@@ -536,14 +558,16 @@ def _load_checked(
                 f"""insert into raw._quarantine
                     select ?, ?, ?, ?::date, c._row_number, p.rule, p.col, {raw_value}, {record}, ?::timestamp, null
                     from checked c, unnest(c._problems) as u(p)
-                    join incoming i on i._row_number = c._row_number
+                    join (select * from incoming where _row_number in
+                          (select _row_number from checked where len(_problems) > 0)) i
+                      on i._row_number = c._row_number
                     order by c._row_number""",
                 [lf.source, rel, digest, lf.batch_date, now],
             )
         con.execute(
             f"""insert into raw.{source.name} ({cols}, _batch_date, _source_file, _row_number, _file_hash, _ingested_at)
                 select {cols}, ?::date, ?, _row_number, ?, ?::timestamp from checked
-                where len(_problems) = 0 order by _row_number""",
+                where len(_problems) = 0""",
             [lf.batch_date, rel, digest, now],
         )
         good = int(rows_total) - int(bad_rows)
