@@ -94,6 +94,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         cols = [f'"{c.name}" {c.duckdb_type}' for c in source.columns]
         cols += [f"{name} {kind}" for name, kind in META_COLUMNS.items()]
         con.execute(f"create table if not exists raw.{source.name} ({', '.join(cols)})")
+        for c in source.columns:  # a warehouse made before the contract gained an optional column
+            con.execute(f'alter table raw.{source.name} add column if not exists "{c.name}" {c.duckdb_type}')
     con.execute(
         """
         create table if not exists raw._ingested_files (

@@ -97,7 +97,7 @@ class Channel(Protocol):
     ``name`` is the registry channel it serves (``email``, ``sms``, ``in_app``, ``team_task``), ``provider``
     what it talks to. ``send`` returns the provider's message id or raises one of the errors above.
     ``reconcile`` decides an unknown outcome from the provider's record; ``requested_at`` is when the
-    request left (UTC). A channel whose receiver deduplicates by the ledger key (``resend_when_unknown``)
+    request left (UTC), ``events`` the provider's delivery events received for this message's key. A channel whose receiver deduplicates by the ledger key (``resend_when_unknown``)
     may simply send again.
     """
 
@@ -107,4 +107,6 @@ class Channel(Protocol):
 
     def send(self, message: Outgoing) -> str: ...
 
-    def reconcile(self, message: Outgoing, requested_at: dt.datetime, now: dt.datetime) -> Reconciled: ...
+    def reconcile(
+        self, message: Outgoing, requested_at: dt.datetime, now: dt.datetime, events: list[dict[str, Any]]
+    ) -> Reconciled: ...
