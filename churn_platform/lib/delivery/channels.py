@@ -30,7 +30,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,8 +40,8 @@ import duckdb
 
 from churn_platform.lib.delivery import safety
 from churn_platform.lib.delivery.core import (
-    Outgoing,
     OutcomeUnknown,
+    Outgoing,
     PermanentError,
     Reconciled,
     TransientError,
@@ -363,7 +363,9 @@ class TwilioChannel:
                 if found.body == message.text:
                     return Reconciled("accepted", str(found.sid), "found in Twilio's message list")
         except (TwilioRestException, requests.exceptions.RequestException) as exc:
-            return Reconciled("undecided", None, f"Twilio's message list did not answer: {type(exc).__name__}")
+            return Reconciled(
+                "undecided", None, f"Twilio's message list did not answer: {type(exc).__name__}"
+            )
         if _settled_after(requested_at, now, self.settle_seconds):
             return Reconciled("not_accepted", None, "not in Twilio's message list")
         return Reconciled("undecided", None, "not in Twilio's message list yet")
@@ -483,7 +485,9 @@ class SlackTasks:
     ) -> None:  # fmt: skip
         from slack_sdk import WebClient
 
-        self._client = WebClient(token=token, base_url=base_url, timeout=int(max(1, timeout)), retry_handlers=[])
+        self._client = WebClient(
+            token=token, base_url=base_url, timeout=int(max(1, timeout)), retry_handlers=[]
+        )
         self._client.timeout = timeout  # type: ignore[assignment]
         self.channel = channel
         self.settle_seconds = settle_seconds
@@ -524,7 +528,9 @@ class SlackTasks:
         for item in history.get("messages", []):
             payload = (item.get("metadata") or {}).get("event_payload") or {}
             if payload.get("ledger_key") == message.key:
-                return Reconciled("accepted", f"slack:{self.channel}:{item.get('ts')}", "found in Slack history")
+                return Reconciled(
+                    "accepted", f"slack:{self.channel}:{item.get('ts')}", "found in Slack history"
+                )
         if _settled_after(requested_at, now, self.settle_seconds):
             return Reconciled("not_accepted", None, "not in Slack's history")
         return Reconciled("undecided", None, "not in Slack's history yet")
@@ -583,3 +589,11 @@ class TeamTaskChannel:
         if self.forward is None:
             return Reconciled("not_accepted", None, "the task table is written once per key: written again")
         return Reconciled("not_accepted", None, "the webhook deduplicates by Idempotency-Key: sent again")
+
+
+def consent_column(channel: str, overrides: Mapping[str, str] | None = None) -> str:
+    """The account column whose true value allows ``channel``: the profile's ``contact.consent`` entry, else
+    the registry's default. A channel named in ``overrides`` that the registry lacks is an error."""
+    kind = channel_kind(channel)
+    named = {canonical_channel(k): v for k, v in (overrides or {}).items()}
+    return named.get(kind.name, kind.consent_column)

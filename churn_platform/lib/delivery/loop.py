@@ -36,8 +36,8 @@ import duckdb
 from churn_platform.lib.delivery.channels import ALIASES
 from churn_platform.lib.delivery.core import (
     Channel,
-    Outgoing,
     OutcomeUnknown,
+    Outgoing,
     PermanentError,
     TransientError,
 )
@@ -177,7 +177,9 @@ class DeliveryLoop:
             f"select * from retention.send_ledger where {where} order by campaign_id, customer_id, wave",
             params or [],
         ).df()
-        return [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in frame.to_dict("records")]
+        return [
+            {k: (None if v is None or v != v else v) for k, v in r.items()} for r in frame.to_dict("records")
+        ]
 
     def _channel(self, row: dict[str, Any]) -> Channel | None:
         return self.channels.get(ALIASES.get(str(row["channel"]), str(row["channel"])))
@@ -189,9 +191,7 @@ class DeliveryLoop:
         load_events(self.con, self.events_dir)
         self._update_where_sending()
         self.reconcile()
-        pending = self._rows(
-            "status = 'pending' and (not_before is null or not_before <= ?)", [self.clock()]
-        )
+        pending = self._rows("status = 'pending' and (not_before is null or not_before <= ?)", [self.clock()])
         for i, row in enumerate(pending):
             self.deliver_one(row)
             if self.on_message:
@@ -218,7 +218,9 @@ class DeliveryLoop:
                 continue
             message = Outgoing.from_record(json.loads(row["content"]))
             if channel.resend_when_unknown:
-                self._update(row, status="pending", reason="outcome unknown; the receiver deduplicates by key")
+                self._update(
+                    row, status="pending", reason="outcome unknown; the receiver deduplicates by key"
+                )
                 self.report.resent_after_unknown += 1
                 continue
             requested = row.get("requested_at") or row.get("created_at") or self.clock()

@@ -41,7 +41,7 @@ def email_address(value: object) -> str:
     if "\r" in raw or "\n" in raw:
         raise InvalidAddress("invalid_address: the email address contains a line break")
     text = raw.strip()
-    if any(c in text for c in ",;<>\"()") or _CONTROL.search(text) or " " in text:
+    if any(c in text for c in ',;<>"()') or _CONTROL.search(text) or " " in text:
         raise InvalidAddress(f"invalid_address: {text[:80]!r} is not one plain email address")
     parsed = email.utils.getaddresses([text])
     if len(parsed) != 1 or parsed[0][1] != text:

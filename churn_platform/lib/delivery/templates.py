@@ -84,7 +84,9 @@ class MessageTemplates(_Strict):
 
             unknown = meta.find_undeclared_variables(parsed) - PLACEHOLDERS
             if unknown:
-                raise ValueError(f"{where}: unknown placeholder(s) {sorted(unknown)}; known are {sorted(PLACEHOLDERS)}")
+                raise ValueError(
+                    f"{where}: unknown placeholder(s) {sorted(unknown)}; known are {sorted(PLACEHOLDERS)}"
+                )
         return self
 
     def language_of(self, value: object) -> str:
