@@ -40,7 +40,7 @@ import duckdb
 
 from churn_platform.lib.delivery import safety
 from churn_platform.lib.delivery.core import (
-    OutcomeUnknown,
+    OutcomeUnknownError,
     Outgoing,
     PermanentError,
     Reconciled,
@@ -120,7 +120,7 @@ def _http_outcome(code: int, name: str, body: str = "") -> Exception:
     if code in (429, 503):
         return TransientError(f"{name} answered {code}")
     if code >= 500 or code == 408:
-        return OutcomeUnknown(f"{name} answered {code}: it may have accepted the message")
+        return OutcomeUnknownError(f"{name} answered {code}: it may have accepted the message")
     return PermanentError(f"{name} refused the message: {code} {body}".strip()[:300])
 
 
@@ -129,7 +129,7 @@ def _network_outcome(exc: BaseException, name: str) -> Exception:
     reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     if isinstance(reason, ConnectionRefusedError | socket.gaierror):
         return TransientError(f"no answer from {name}: {type(reason).__name__}")
-    return OutcomeUnknown(f"no answer from {name}: {type(reason).__name__} {reason}".strip()[:300])
+    return OutcomeUnknownError(f"no answer from {name}: {type(reason).__name__} {reason}".strip()[:300])
 
 
 # ----------------------------------------------------------------------------------------------- outbox
@@ -327,7 +327,7 @@ class TwilioChannel:
             raise TransientError("no answer from Twilio: connect timeout") from None
         if isinstance(exc, requests.exceptions.ConnectionError) and "refused" in str(exc).lower():
             raise TransientError("no answer from Twilio: connection refused") from None
-        raise OutcomeUnknown(f"no answer from Twilio: {type(exc).__name__}") from None
+        raise OutcomeUnknownError(f"no answer from Twilio: {type(exc).__name__}") from None
 
     def send(self, message: Outgoing) -> str:
         import requests
@@ -392,7 +392,7 @@ def post_json(
 
     Raises ``TransientError`` (408, 429, 5xx, no answer), ``PermanentError`` (other 4xx). With
     ``unknown_is_transient=False`` an answer that may follow acceptance (a timeout, 500/502/504) raises
-    ``OutcomeUnknown`` instead. Webhook URLs carry their secret in the path, so no message raised here
+    ``OutcomeUnknownError`` instead. Webhook URLs carry their secret in the path, so no message raised here
     contains the URL: failures are described by ``name``, the status code and the start of the answer's body.
     """
     body = json.dumps(payload).encode()
@@ -406,12 +406,12 @@ def post_json(
         code = int(exc.code)
         text = exc.read(300).decode("utf-8", "replace").strip()
         outcome = _http_outcome(code, name, text)
-        if isinstance(outcome, OutcomeUnknown) and unknown_is_transient:
+        if isinstance(outcome, OutcomeUnknownError) and unknown_is_transient:
             outcome = TransientError(f"{name} answered {code}")
         raise outcome from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         outcome = _network_outcome(exc, name)
-        if isinstance(outcome, OutcomeUnknown) and unknown_is_transient:
+        if isinstance(outcome, OutcomeUnknownError) and unknown_is_transient:
             outcome = TransientError(str(outcome))
         raise outcome from None
     except ValueError:

@@ -7,7 +7,7 @@ A send ends in one of four ways, and the ledger records which:
   be reached at all (connection refused): sending again cannot duplicate it;
 - ``PermanentError`` (refused): the provider, or the platform's own checks, refused this message for good
   (a bad address, a 4xx): it is kept with its reason and never retried;
-- ``OutcomeUnknown``: the request left and no usable answer came back (a timeout, a dropped connection, a
+- ``OutcomeUnknownError``: the request left and no usable answer came back (a timeout, a dropped connection, a
   500/502/504): the provider may have accepted it. None of these providers takes an idempotency key, so the
   message is not sent again until the provider's own record (its delivery events or its query API) says
   whether it was accepted: see :meth:`Channel.reconcile`.
@@ -32,7 +32,7 @@ class PermanentError(DeliveryError):
     """The message was refused for good (a 4xx other than 429, or an address the platform will not use)."""
 
 
-class OutcomeUnknown(DeliveryError):
+class OutcomeUnknownError(DeliveryError):
     """The request was sent and no usable answer came back: the provider may have accepted the message."""
 
 

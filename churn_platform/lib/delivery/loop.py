@@ -36,7 +36,7 @@ import duckdb
 from churn_platform.lib.delivery.channels import ALIASES
 from churn_platform.lib.delivery.core import (
     Channel,
-    OutcomeUnknown,
+    OutcomeUnknownError,
     Outgoing,
     PermanentError,
     TransientError,
@@ -276,7 +276,7 @@ class DeliveryLoop:
                 self._update(row, status="pending", last_error=str(exc), reason=str(exc))
                 self.report.still_pending += 1
                 return
-            except OutcomeUnknown as exc:
+            except OutcomeUnknownError as exc:
                 self._count_error(str(exc))
                 if channel.resend_when_unknown and attempt < self.max_attempts:
                     self.report.retries += 1

@@ -1,6 +1,6 @@
 """Message safety: one valid address per message, no header injection, names quoted per RFC 5322.
 
-Every check raises ``InvalidAddress`` (a ``PermanentError``) with a reason fit for the ledger, so a bad
+Every check raises ``InvalidAddressError`` (a ``PermanentError``) with a reason fit for the ledger, so a bad
 address refuses that one message and never stops a campaign.
 """
 
@@ -19,7 +19,7 @@ E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class InvalidAddress(PermanentError):
+class InvalidAddressError(PermanentError):
     """An address or display name the platform will not put on a message (the reason says why)."""
 
 
@@ -27,31 +27,31 @@ def clean_text(value: object, what: str) -> str:
     """A single-line header value (a name, a subject); a line break or another control character is refused."""
     text = "" if value is None else str(value)
     if "\r" in text or "\n" in text:
-        raise InvalidAddress(f"invalid_{what}: the {what} contains a line break")
+        raise InvalidAddressError(f"invalid_{what}: the {what} contains a line break")
     if _CONTROL.search(text):
-        raise InvalidAddress(f"invalid_{what}: the {what} contains a control character")
+        raise InvalidAddressError(f"invalid_{what}: the {what} contains a control character")
     return text.strip()
 
 
 def email_address(value: object) -> str:
-    """One plain addr-spec (``local@domain``): no list, no display name, no CR/LF; else ``InvalidAddress``."""
+    """One plain addr-spec (``local@domain``): no list, no display name, no CR/LF; else ``InvalidAddressError``."""
     raw = "" if value is None else str(value)
     if not raw.strip():
-        raise InvalidAddress("no_address: the customer has no email address")
+        raise InvalidAddressError("no_address: the customer has no email address")
     if "\r" in raw or "\n" in raw:
-        raise InvalidAddress("invalid_address: the email address contains a line break")
+        raise InvalidAddressError("invalid_address: the email address contains a line break")
     text = raw.strip()
     if any(c in text for c in ',;<>"()') or _CONTROL.search(text) or " " in text:
-        raise InvalidAddress(f"invalid_address: {text[:80]!r} is not one plain email address")
+        raise InvalidAddressError(f"invalid_address: {text[:80]!r} is not one plain email address")
     parsed = email.utils.getaddresses([text])
     if len(parsed) != 1 or parsed[0][1] != text:
-        raise InvalidAddress(f"invalid_address: {text[:80]!r} is not one plain email address")
+        raise InvalidAddressError(f"invalid_address: {text[:80]!r} is not one plain email address")
     try:
         address = Address(addr_spec=text)
     except (email.errors.HeaderParseError, ValueError, IndexError) as exc:
-        raise InvalidAddress(f"invalid_address: {text[:80]!r}: {exc}") from None
+        raise InvalidAddressError(f"invalid_address: {text[:80]!r}: {exc}") from None
     if not address.domain or "." not in address.domain or not address.username:
-        raise InvalidAddress(f"invalid_address: {text[:80]!r} has no usable domain")
+        raise InvalidAddressError(f"invalid_address: {text[:80]!r} has no usable domain")
     return text
 
 
@@ -64,12 +64,12 @@ def phone_number(value: object) -> str:
     """An E.164 number (``+4915123456789``); spaces, dots, dashes and brackets are dropped first."""
     raw = "" if value is None else str(value)
     if not raw.strip():
-        raise InvalidAddress("no_address: the customer has no phone number")
+        raise InvalidAddressError("no_address: the customer has no phone number")
     if "\r" in raw or "\n" in raw or "," in raw or ";" in raw:
-        raise InvalidAddress("invalid_address: the phone number is not one number")
+        raise InvalidAddressError("invalid_address: the phone number is not one number")
     compact = re.sub(r"[\s.\-()]", "", raw)
     if not E164.match(compact):
-        raise InvalidAddress(f"invalid_address: {raw.strip()[:40]!r} is not an E.164 phone number")
+        raise InvalidAddressError(f"invalid_address: {raw.strip()[:40]!r} is not an E.164 phone number")
     return compact
 
 
@@ -77,5 +77,5 @@ def plain_id(value: object, what: str = "recipient") -> str:
     """An identifier used as an in-app or task recipient: one line, not empty."""
     text = clean_text(value, what)
     if not text:
-        raise InvalidAddress(f"no_address: no {what}")
+        raise InvalidAddressError(f"no_address: no {what}")
     return text

@@ -45,7 +45,7 @@ from churn_platform.lib.delivery.channels import (
 from churn_platform.lib.delivery.core import (
     Channel,
     Message,
-    OutcomeUnknown,
+    OutcomeUnknownError,
     Outgoing,
     PermanentError,
     TransientError,
@@ -223,7 +223,7 @@ class CampaignMessages:
         address_value = (
             row["customer_id"] if kind.address_column == "customer_id" else who.get(kind.address_column)
         )
-        address = kind.address(address_value)  # InvalidAddress fails this message with its reason
+        address = kind.address(address_value)  # InvalidAddressError fails this message with its reason
         suppressed = self._suppressed(kind.name, address)
         if suppressed:
             return Skip(f"suppressed: {suppressed}")
@@ -334,7 +334,7 @@ def with_retries(
     backoff_seconds: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Attempted[T]:
-    """Call ``action`` until it succeeds, retrying ``TransientError`` (and ``OutcomeUnknown``: the alerts'
+    """Call ``action`` until it succeeds, retrying ``TransientError`` (and ``OutcomeUnknownError``: the alerts'
     channels repeat rather than lose) with exponential backoff.
 
     A ``PermanentError`` stops at once (retrying a refusal only repeats it). Nothing is raised: the caller
@@ -346,7 +346,7 @@ def with_retries(
         try:
             tried.value = action()
             return tried
-        except (TransientError, OutcomeUnknown) as exc:  # alerts prefer a rare repeat to a lost alert
+        except (TransientError, OutcomeUnknownError) as exc:  # alerts prefer a rare repeat to a lost alert
             tried.transient_errors.append(str(exc))
             if tried.attempts < max_attempts:
                 sleep(backoff_seconds * 2 ** (tried.attempts - 1))
