@@ -49,7 +49,7 @@ class DeliveryResource(dg.ConfigurableResource):
     slack_task_channel: str | None = None
     slack_base_url: str = "https://slack.com/api/"
     in_app_webhook_url: str | None = None
-    in_app_signing_secret: str | None = None
+    in_app_signing_key: str | None = None
     receiver_url: str | None = None
     timeout_seconds: float = 10.0
 
@@ -74,7 +74,7 @@ class DeliveryResource(dg.ConfigurableResource):
             sms = OutboxChannel("sms", outbox)
         in_app: Channel = (
             WebhookChannel(
-                "in_app", self.in_app_webhook_url, self.in_app_signing_secret, self.timeout_seconds
+                "in_app", self.in_app_webhook_url, self.in_app_signing_key, self.timeout_seconds
             )
             if self.in_app_webhook_url
             else OutboxChannel("in_app", outbox)
@@ -147,7 +147,7 @@ def resources() -> dg.Definitions:
                 slack_task_channel=settings.slack_task_channel,
                 slack_base_url=settings.slack_base_url,
                 in_app_webhook_url=_secret("CHURN_IN_APP_WEBHOOK_URL", settings.in_app_webhook_url),
-                in_app_signing_secret=_secret("CHURN_IN_APP_SIGNING_SECRET", settings.in_app_signing_secret),
+                in_app_signing_key=_secret("CHURN_IN_APP_SIGNING_SECRET", settings.in_app_signing_secret),
                 receiver_url=settings.receiver_url,
             ),
             "retention_policy": RetentionPolicyResource(path=str(settings.retention_policy_path)),

@@ -29,12 +29,14 @@ def _stable_seed(*parts: object) -> int:
 
 def _has_consent(frame: pd.DataFrame, consent_of: Mapping[str, str]) -> pd.Series:
     """Per row: the consent column of the row's channel is true (no playbook: marketing consent)."""
-    allowed = pd.Series(False, index=frame.index)
-    for channel, column in {**consent_of, None: "marketing_consent"}.items():
-        rows = frame["channel"].isna() if channel is None else frame["channel"] == channel
+    allowed = np.zeros(len(frame), dtype=bool)
+    pairs: list[tuple[str | None, str]] = [*consent_of.items(), (None, "marketing_consent")]
+    for channel, column in pairs:
+        rows = (frame["channel"].isna() if channel is None else frame["channel"] == channel).to_numpy()
         if column in frame.columns:
-            allowed[rows] = frame.loc[rows, column].astype("boolean").fillna(False).astype(bool)
-    return allowed
+            given = frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            allowed[rows] = given[rows]
+    return pd.Series(allowed, index=frame.index)
 
 
 def select_targets(
