@@ -183,11 +183,11 @@ def email_mime(message: Outgoing, from_email: str) -> email.message.EmailMessage
     mail["Subject"] = safety.clean_text(message.subject, "subject")
     mail["X-Ledger-Key"] = safety.clean_text(message.key, "key")
     mail["X-Template-Id"] = safety.clean_text(message.template, "template")
-    if message.language:
-        mail["Content-Language"] = safety.clean_text(message.language, "language")
     mail.set_content(message.text or "")
     if message.html:
         mail.add_alternative(message.html, subtype="html")
+    if message.language:  # after the content: setting it clears Content-* headers
+        mail["Content-Language"] = safety.clean_text(message.language, "language")
     return mail
 
 
