@@ -258,3 +258,20 @@ def test_nobody_without_consent_unsubscribed_in_control_or_in_cooldown_is_sent_a
     files = {json.loads(p.read_text())["data"]["customer_id"] for p in (folder / "outbox").glob("*/*.json")}
     files |= {m["X-Ledger-Key"].split("|")[1] for m in emails(folder / "outbox").values()}
     assert not (files | tasks) & must_not, "nothing reached them on any channel"
+
+
+def test_the_demo_policy_runs_one_campaign_on_email_sms_and_team_tasks(tmp_path: Path) -> None:
+    """The shipped policy has playbooks on email, SMS and team tasks; one run delivers each through its channel
+    and the ledger records the channel of every message."""
+    shipped = wh.load_retention_policy(wh.POLICY_FILE)
+    assert {pb.channel for pb in shipped.playbooks} >= {"email", "sms", "team_task"}
+    warehouse, keys = wh.campaign(tmp_path / "wh.duckdb", {"email": 3, "sms": 3, "team_task": 3})
+    report = run(warehouse, tmp_path / "outbox")
+    ledger = wh.ledger(warehouse)
+    assert dict(ledger.groupby("channel")["status"].agg(lambda s: (s == "sent").sum())) == {
+        "email": 3, "sms": 3, "team_task": 3,
+    }
+    assert set(ledger["message_key"]) == keys
+    assert report.sent_by_channel == {"email": 3, "sms": 3, "team_task": 3}
+    assert ledger.loc[ledger["channel"] == "sms", "provider"].eq("outbox").all()
+    assert ledger.loc[ledger["channel"] == "team_task", "provider"].eq("table").all()

@@ -11,6 +11,8 @@ import duckdb
 import pandas as pd
 
 from churn_platform.lib.retention.policy import RetentionPolicy, load_retention_policy
+
+__all__ = ["POLICY_FILE", "load_retention_policy"]
 from churn_platform.settings import PROJECT_ROOT
 
 POLICY_FILE = PROJECT_ROOT / "churn_platform" / "policies" / "retention_policy.yaml"
