@@ -168,8 +168,12 @@ def receiver(
     settings = get_settings()
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     server = EventReceiver(
-        settings.delivery_events, host or settings.host, port or settings.receiver_port, settings.receiver_url,
-        token, settings.sendgrid_webhook_public_key,
+        settings.delivery_events,
+        host or settings.host,
+        port or settings.receiver_port,
+        settings.receiver_url,
+        token,
+        settings.sendgrid_webhook_public_key,
     )
     console.print(f"delivery events: {server.url} -> {settings.delivery_events} (Ctrl+C stops)")
     with server:

@@ -429,7 +429,7 @@ class _Channel:
     known: Callable[[Alert], str | None] = _nothing_known
 
 
-def _webhook_channel(url: str, post: Callable[[str, dict[str, Any]], None]) -> _Channel:
+def _webhook_channel(url: str, post: Callable[[str, dict[str, Any]], object]) -> _Channel:
     def send(alert: Alert) -> str:
         post(url, slack_payload(alert))
         return "accepted"  # incoming webhooks answer a bare "ok", no message id
@@ -518,7 +518,7 @@ def deliver_alerts(
     recipients: Sequence[str] = (),
     *,
     email_template: str = ALERT_TEMPLATE,
-    post: Callable[[str, dict[str, Any]], None] = post_json,
+    post: Callable[[str, dict[str, Any]], object] = post_json,
     max_attempts: int = 3,
     backoff_seconds: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,

@@ -43,8 +43,11 @@ def _wait(condition, seconds: float, what: str) -> None:  # type: ignore[no-unty
 def test_a_killed_run_is_failed_and_the_queue_moves(tmp_path: Path) -> None:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    assert "LocalProcessRunLauncher" in DAGSTER_YAML and "run_monitoring:" in DAGSTER_YAML
-    (home / "dagster.yaml").write_text(DAGSTER_YAML.replace("poll_interval_seconds: 30", "poll_interval_seconds: 1"))
+    assert "LocalProcessRunLauncher" in DAGSTER_YAML
+    assert "run_monitoring:" in DAGSTER_YAML
+    (home / "dagster.yaml").write_text(
+        DAGSTER_YAML.replace("poll_interval_seconds: 30", "poll_interval_seconds: 1")
+    )
     pid_file = tmp_path / "worker.pid"
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     daemon = subprocess.Popen(
@@ -69,8 +72,14 @@ def test_a_killed_run_is_failed_and_the_queue_moves(tmp_path: Path) -> None:
                 assert found is not None
                 return found.status
 
-            _wait(lambda: status(long_run.run_id) == dg.DagsterRunStatus.FAILURE, 90, "the dead run to be failed")
-            _wait(lambda: status(short_run.run_id) == dg.DagsterRunStatus.SUCCESS, 120, "the queued run to run")
+            _wait(
+                lambda: status(long_run.run_id) == dg.DagsterRunStatus.FAILURE,
+                90,
+                "the dead run to be failed",
+            )
+            _wait(
+                lambda: status(short_run.run_id) == dg.DagsterRunStatus.SUCCESS, 120, "the queued run to run"
+            )
     finally:
         daemon.terminate()
         try:

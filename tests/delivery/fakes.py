@@ -18,6 +18,7 @@ can kill the sending process while that request is in flight; ``release()`` lets
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import json
 import random
@@ -113,7 +114,13 @@ class FakeProvider:
 
     # ---------------------------------------------------------------------------------------- answers
 
-    def answer(self, handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+    def answer(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         handler.send_response(status)
         for k, v in (headers or {}).items():
             handler.send_header(k, v)
@@ -122,8 +129,19 @@ class FakeProvider:
         if body:
             handler.wfile.write(body)
 
-    def json(self, handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self.answer(handler, status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+    def json(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        payload: Any,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.answer(
+            handler,
+            status,
+            json.dumps(payload).encode(),
+            {"Content-Type": "application/json", **(headers or {})},
+        )
 
     def accept_with_faults(
         self, handler: BaseHTTPRequestHandler, record: dict[str, Any], reply: Callable[[], None]
@@ -181,10 +199,8 @@ def _post_later(url: str, data: bytes, headers: dict[str, str], delay: float = 0
     def go() -> None:
         time.sleep(delay)
         request = urllib.request.Request(url, data=data, headers=headers, method="POST")
-        try:
+        with contextlib.suppress(OSError):
             urllib.request.urlopen(request, timeout=5).close()
-        except OSError:
-            pass
 
     threading.Thread(target=go, daemon=True).start()
 
@@ -215,7 +231,11 @@ class FakeSendGrid(FakeProvider):
             return
         with self.lock:
             message_id = f"sg{len(self.accepted) + 1:06d}"
-        record = {"key": mail.get("custom_args", {}).get("ledger_key"), "message_id": message_id, "mail": mail}
+        record = {
+            "key": mail.get("custom_args", {}).get("ledger_key"),
+            "message_id": message_id,
+            "mail": mail,
+        }
         self.accept_with_faults(
             handler, record, lambda: self.answer(handler, 202, b"", {"X-Message-Id": message_id})
         )
@@ -348,7 +368,9 @@ class FakeSlack(FakeProvider):
             record = {"key": key, "ts": ts, "channel": args.get("channel"), "text": args.get("text"),
                       "metadata": metadata}  # fmt: skip
             self.accept_with_faults(
-                handler, record, lambda: self.json(handler, 200, {"ok": True, "channel": args.get("channel"), "ts": ts})
+                handler,
+                record,
+                lambda: self.json(handler, 200, {"ok": True, "channel": args.get("channel"), "ts": ts}),
             )
             return
         if parts.path == "/api/conversations.history":
@@ -370,7 +392,9 @@ class FakeWebhook(FakeProvider):
     it checks the signature, logs every accepted post, and deduplicates by ``Idempotency-Key``
     (``effects``: what the product shows, once per key)."""
 
-    def __init__(self, secret: str | None = None, faults: FaultPlan | None = None, hold_seconds: float = 1.0) -> None:
+    def __init__(
+        self, secret: str | None = None, faults: FaultPlan | None = None, hold_seconds: float = 1.0
+    ) -> None:
         super().__init__(faults, hold_seconds)
         self.secret = secret
         self.effects: dict[str, dict[str, Any]] = {}

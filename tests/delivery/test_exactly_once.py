@@ -17,12 +17,11 @@ from typing import Any
 import pytest
 
 from churn_platform.lib.delivery.events import EventReceiver
+from churn_platform.lib.retention.pipeline import deliver
 from churn_platform.settings import PROJECT_ROOT
 from tests.delivery import warehouse as wh
 from tests.delivery.fakes import FakeProvider, FakeSendGrid, FakeTwilio, FaultPlan
 from tests.delivery.worker import channels_from
-
-from churn_platform.lib.retention.pipeline import deliver
 
 TIMEOUT = 0.3  # the client's timeout; slow replies are held past it
 HOLD = 0.6
@@ -31,7 +30,9 @@ SID, TOKEN, FROM = "AC" + "0" * 32, "twilio-token", "+15550000000"
 RESULTS = PROJECT_ROOT / "data" / "test-results"
 
 
-def report(name: str, fake: FakeProvider, keys: set[str], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def report(
+    name: str, fake: FakeProvider, keys: set[str], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The counts a reader checks, from the fake's log; printed and kept under data/test-results/."""
     counts = {
         "test": name, "messages": len(keys), "requests": fake.requests, "accepted": len(fake.accepted),
@@ -50,7 +51,9 @@ def receiver(tmp_path: Path) -> Iterator[EventReceiver]:
         yield running
 
 
-def config(tmp_path: Path, warehouse: Path, channel: str, fake: FakeProvider, receiver: EventReceiver) -> dict[str, Any]:
+def config(
+    tmp_path: Path, warehouse: Path, channel: str, fake: FakeProvider, receiver: EventReceiver
+) -> dict[str, Any]:
     found: dict[str, Any] = {"warehouse": str(warehouse), "outbox": str(tmp_path / "outbox"),
                              "events": str(receiver.events_dir), "max_attempts": 4, "backoff": 0.01}  # fmt: skip
     if channel == "email":
@@ -116,7 +119,9 @@ def test_kill_9_mid_request_then_rerun_delivers_exactly_once(
             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )  # fmt: skip
         try:
-            assert fake.blocked.wait(120), worker.stderr.read().decode() if worker.poll() is not None else "no request"
+            assert fake.blocked.wait(120), (
+                worker.stderr.read().decode() if worker.poll() is not None else "no request"
+            )
             os.kill(worker.pid, signal.SIGKILL)
             assert worker.wait(30) == -signal.SIGKILL
         finally:
@@ -125,9 +130,13 @@ def test_kill_9_mid_request_then_rerun_delivers_exactly_once(
             fake.release()
         at_kill = len(fake.accepted)
         in_flight = wh.ledger(warehouse)
-        assert (in_flight["status"] == "sending").sum() == 1, "the request in flight was marked before it left"
+        assert (in_flight["status"] == "sending").sum() == 1, (
+            "the request in flight was marked before it left"
+        )
         runs = run_until_settled(cfg)
-        counts = report(f"kill9_{channel}", fake, keys, {"runs_after_kill": runs, "accepted_before_kill": at_kill})
+        counts = report(
+            f"kill9_{channel}", fake, keys, {"runs_after_kill": runs, "accepted_before_kill": at_kill}
+        )
     assert 0 < at_kill < len(keys)
     assert counts["duplicates"] == 0
     assert counts["lost"] == 0

@@ -29,7 +29,9 @@ from tests.delivery import warehouse as wh
 from tests.delivery.fakes import FakeSlack, FakeWebhook, FaultPlan
 
 
-def outbox_channels(outbox: Path, forward: SlackTasks | WebhookChannel | None = None, in_app: Channel | None = None):  # type: ignore[no-untyped-def]
+def outbox_channels(
+    outbox: Path, forward: SlackTasks | WebhookChannel | None = None, in_app: Channel | None = None
+):  # type: ignore[no-untyped-def]
     def build(con: duckdb.DuckDBPyConnection) -> Mapping[str, Channel]:
         return {
             "email": OutboxChannel("email", outbox), "sms": OutboxChannel("sms", outbox),
@@ -50,11 +52,13 @@ def emails(outbox: Path) -> dict[str, email.message.Message]:
 
 
 def test_consent_withdrawn_while_pending_skips_those_three_and_sends_the_rest(tmp_path: Path) -> None:
-    warehouse, keys = wh.campaign(tmp_path / "wh.duckdb", {"email": 12, "sms": 8})
+    warehouse, _keys = wh.campaign(tmp_path / "wh.duckdb", {"email": 12, "sms": 8})
     with duckdb.connect(str(warehouse)) as con:  # queued by an earlier run, not sent yet
         queue_targets(con, con.execute("select * from retention.decisions").df())
         # the accounts were re-delivered and rebuilt: three customers withdrew consent for their channel
-        con.execute("update dim_customers set marketing_consent = false where customer_id in ('C00000', 'C00001')")
+        con.execute(
+            "update dim_customers set marketing_consent = false where customer_id in ('C00000', 'C00001')"
+        )
         con.execute("update dim_customers set sms_consent = false where customer_id = 'C00012'")
     report = run(warehouse, tmp_path / "outbox")
     ledger = wh.ledger(warehouse).set_index("customer_id")
@@ -91,7 +95,9 @@ def test_a_bad_address_or_name_refuses_that_message_and_the_rest_are_delivered(
 ) -> None:
     people = [wh.customer(i) for i in range(5)]
     people[2][field] = value
-    warehouse = wh.build(tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "email") for p in people])
+    warehouse = wh.build(
+        tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "email") for p in people]
+    )
     report = run(warehouse, tmp_path / "outbox")
     ledger = wh.ledger(warehouse).set_index("customer_id")
     assert ledger.loc["C00002", "status"] == "failed"
@@ -102,12 +108,15 @@ def test_a_bad_address_or_name_refuses_that_message_and_the_rest_are_delivered(
         assert "evil" not in str(mail).lower()
     assert len(emails(tmp_path / "outbox")) == 4
     again = run(warehouse, tmp_path / "outbox")
-    assert again.sent == 0 and again.failed == 0, "a refused message is not retried and nothing is resent"
+    assert again.sent == 0, "nothing is resent"
+    assert again.failed == 0, "a refused message is not retried"
 
 
 def test_sms_needs_an_e164_number(tmp_path: Path) -> None:
     people = [wh.customer(0, phone="0151 2345 678"), wh.customer(1, phone="+49 151 2345-6789")]
-    warehouse = wh.build(tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "sms") for p in people])
+    warehouse = wh.build(
+        tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "sms") for p in people]
+    )
     run(warehouse, tmp_path / "outbox")
     ledger = wh.ledger(warehouse).set_index("customer_id")
     assert ledger.loc["C00000", "status"] == "failed"
@@ -120,34 +129,57 @@ def test_html_is_escaped_and_every_message_is_in_the_customers_language(tmp_path
     people = [wh.customer(0, company_name="<script>alert(1)</script>", language="en"),
               wh.customer(1, language="es-MX"), wh.customer(2, language="fr"), wh.customer(3, language="de"),
               wh.customer(4, language="pt")]  # fmt: skip
-    warehouse = wh.build(tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "email") for p in people])
+    warehouse = wh.build(
+        tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "email") for p in people]
+    )
     run(warehouse, tmp_path / "outbox")
-    mails = {f"c{int(m['X-Ledger-Key'].split('|')[1][1:])}@example.com": m for m in emails(tmp_path / "outbox").values()}
+    mails = {
+        f"c{int(m['X-Ledger-Key'].split('|')[1][1:])}@example.com": m
+        for m in emails(tmp_path / "outbox").values()
+    }
 
     def parts(mail: email.message.Message) -> tuple[str, str]:
         text, html = (p.get_payload(decode=True).decode() for p in mail.walk() if not p.is_multipart())
         return text, html
 
     _, html = parts(mails["c0@example.com"])
-    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
     assert "Nos gustaría ofrecerle una sesión de formación" in parts(mails["c1@example.com"])[0]
     assert mails["c1@example.com"]["Content-Language"] == "es"
     assert "Nous aimerions vous offrir une session de formation" in parts(mails["c2@example.com"])[0]
     assert "Wir möchten Ihnen eine kostenlose Live-Schulung" in parts(mails["c3@example.com"])[0]
-    assert "We would like to offer you a free live training" in parts(mails["c4@example.com"])[0], "pt: English"
+    assert "We would like to offer you a free live training" in parts(mails["c4@example.com"])[0], (
+        "pt: English"
+    )
     assert "Uns ist aufgefallen" in parts(mails["c3@example.com"])[0], "the reason is in German too"
 
 
 def test_the_task_webhook_answering_500_is_retried_like_any_other_channel(tmp_path: Path) -> None:
     people = [wh.customer(i) for i in range(4)]
-    warehouse = wh.build(tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "team_task") for p in people])
+    warehouse = wh.build(
+        tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "team_task") for p in people]
+    )
     with FakeWebhook(faults=FaultPlan(script=["500", "500", "500", "500_accepted"])) as hook:
         forward = WebhookChannel("team_task", f"{hook.url}/tasks", timeout=0.5)
-        first = run(warehouse, tmp_path / "outbox", channels=outbox_channels(tmp_path / "outbox", forward), max_attempts=2)
+        first = run(
+            warehouse,
+            tmp_path / "outbox",
+            channels=outbox_channels(tmp_path / "outbox", forward),
+            max_attempts=2,
+        )
         assert first.still_pending >= 1, "a 500 does not mark the task sent"
         for _ in range(3):
-            run(warehouse, tmp_path / "outbox", channels=outbox_channels(tmp_path / "outbox", forward), max_attempts=2)
-        assert set(hook.effects) == {f"{wh.decision(p['customer_id'], 'team_task')['campaign_id']}|{p['customer_id']}|1" for p in people}
+            run(
+                warehouse,
+                tmp_path / "outbox",
+                channels=outbox_channels(tmp_path / "outbox", forward),
+                max_attempts=2,
+            )
+        assert set(hook.effects) == {
+            f"{wh.decision(p['customer_id'], 'team_task')['campaign_id']}|{p['customer_id']}|1"
+            for p in people
+        }
     assert (wh.ledger(warehouse)["status"] == "sent").all()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         tasks = con.execute("select customer_id, title from retention.tasks order by 1").fetchall()
@@ -157,11 +189,18 @@ def test_the_task_webhook_answering_500_is_retried_like_any_other_channel(tmp_pa
 
 def test_slack_tasks_are_reconciled_from_the_channel_history(tmp_path: Path) -> None:
     people = [wh.customer(i) for i in range(10)]
-    warehouse = wh.build(tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "team_task") for p in people])
+    warehouse = wh.build(
+        tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "team_task") for p in people]
+    )
     with FakeSlack("xoxb-t", FaultPlan(rate=0.3, seed=3), hold_seconds=0.6) as slack:
         forward = SlackTasks("xoxb-t", "C0TASKS", f"{slack.url}/api/", timeout=0.3, settle_seconds=0.3)
         for _ in range(8):
-            run(warehouse, tmp_path / "outbox", channels=outbox_channels(tmp_path / "outbox", forward), max_attempts=3)
+            run(
+                warehouse,
+                tmp_path / "outbox",
+                channels=outbox_channels(tmp_path / "outbox", forward),
+                max_attempts=3,
+            )
             if (wh.ledger(warehouse)["status"] == "sent").all():
                 break
             import time
@@ -175,12 +214,16 @@ def test_slack_tasks_are_reconciled_from_the_channel_history(tmp_path: Path) -> 
 
 def test_in_app_goes_to_the_signed_webhook_and_repeats_are_one_notification(tmp_path: Path) -> None:
     people = [wh.customer(i) for i in range(12)]
-    warehouse = wh.build(tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "in_app") for p in people])
+    warehouse = wh.build(
+        tmp_path / "wh.duckdb", people, [wh.decision(p["customer_id"], "in_app") for p in people]
+    )
     with FakeWebhook(secret="s3cret", faults=FaultPlan(rate=0.3, seed=5), hold_seconds=0.6) as product:
         in_app = WebhookChannel("in_app", f"{product.url}/notify", secret="s3cret", timeout=0.3)
         for _ in range(6):
             run(warehouse, tmp_path / "outbox", channels=outbox_channels(tmp_path / "outbox", in_app=in_app))
-        assert len(product.effects) == 12, "every customer is notified, once (deduplicated by Idempotency-Key)"
+        assert len(product.effects) == 12, (
+            "every customer is notified, once (deduplicated by Idempotency-Key)"
+        )
         assert product.requests >= 12
         wrong = WebhookChannel("in_app", f"{product.url}/notify", secret="wrong", timeout=0.3)
         from churn_platform.lib.delivery.core import Outgoing, PermanentError
@@ -188,7 +231,9 @@ def test_in_app_goes_to_the_signed_webhook_and_repeats_are_one_notification(tmp_
         with pytest.raises(PermanentError, match="401"):
             wrong.send(Outgoing(key="x|1|1", to="C1", subject="t", text="b", channel="in_app"))
     first = next(iter(product.effects.values()))
-    assert first["title"] and first["body"] and first["channel"] == "in_app"
+    assert first["title"]
+    assert first["body"]
+    assert first["channel"] == "in_app"
     assert (wh.ledger(warehouse)["status"] == "sent").all()
 
 
@@ -212,14 +257,24 @@ def test_quiet_hours_hold_sms_until_morning_in_the_customers_time_zone(tmp_path:
     assert (wh.ledger(warehouse)["status"] == "sent").all()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     flags=st.lists(
         st.tuples(
             st.sampled_from(["email", "sms", "in_app", "team_task"]),
-            st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans(), st.booleans(),
+            st.booleans(),
+            st.booleans(),
+            st.booleans(),
+            st.booleans(),
+            st.booleans(),
+            st.booleans(),
         ),
-        min_size=1, max_size=12,
+        min_size=1,
+        max_size=12,
     )
 )
 def test_nobody_without_consent_unsubscribed_in_control_or_in_cooldown_is_sent_anything(
@@ -269,7 +324,9 @@ def test_the_demo_policy_runs_one_campaign_on_email_sms_and_team_tasks(tmp_path:
     report = run(warehouse, tmp_path / "outbox")
     ledger = wh.ledger(warehouse)
     assert dict(ledger.groupby("channel")["status"].agg(lambda s: (s == "sent").sum())) == {
-        "email": 3, "sms": 3, "team_task": 3,
+        "email": 3,
+        "sms": 3,
+        "team_task": 3,
     }
     assert set(ledger["message_key"]) == keys
     assert report.sent_by_channel == {"email": 3, "sms": 3, "team_task": 3}

@@ -19,7 +19,12 @@ POLICY_FILE = PROJECT_ROOT / "churn_platform" / "policies" / "retention_policy.y
 SNAPSHOT = dt.date(2026, 1, 1)
 PLAYBOOK = {"email": "re-engage-training", "sms": "rescue-billing", "team_task": "rescue-support",
             "in_app": "explore-features"}  # fmt: skip
-INTERVENTION = {"email": "training", "sms": "discount", "team_task": "success_call", "in_app": "feature_trial"}
+INTERVENTION = {
+    "email": "training",
+    "sms": "discount",
+    "team_task": "success_call",
+    "in_app": "feature_trial",
+}
 FACTOR = {"email": "low_usage", "sms": "billing_trouble", "team_task": "support_trouble", "in_app": "other"}
 
 
@@ -43,7 +48,9 @@ def customer(i: int, **overrides: Any) -> dict[str, Any]:
     return row
 
 
-def decision(customer_id: str, channel: str, decision: str = "treat", snapshot: dt.date = SNAPSHOT) -> dict[str, Any]:
+def decision(
+    customer_id: str, channel: str, decision: str = "treat", snapshot: dt.date = SNAPSHOT
+) -> dict[str, Any]:
     playbook = PLAYBOOK[channel]
     return {
         "customer_id": customer_id, "snapshot_date": pd.Timestamp(snapshot), "risk_tier": "high",

@@ -35,7 +35,11 @@ def channels_from(config: dict[str, Any]) -> Any:
         if "sendgrid" in config:
             sg = config["sendgrid"]
             found["email"] = SendGridChannel(
-                sg["key"], sg["host"], "success@example.com", timeout=sg["timeout"], settle_seconds=sg["settle"]
+                sg["key"],
+                sg["host"],
+                "success@example.com",
+                timeout=sg["timeout"],
+                settle_seconds=sg["settle"],
             )
         if "twilio" in config:
             tw = config["twilio"]

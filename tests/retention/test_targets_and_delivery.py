@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -139,7 +138,11 @@ def test_consent_is_per_channel() -> None:
     merged = targets.merge(people, on="customer_id", suffixes=("", "_p"))
     sms = merged[merged["channel"] == "sms"]
     assert len(sms) > 50
-    assert (sms.loc[~sms["sms_consent_p"].astype(bool), "decision"].isin(["no_consent", "not_valuable", "unsubscribed"])).all()
+    assert (
+        sms.loc[~sms["sms_consent_p"].astype(bool), "decision"].isin(
+            ["no_consent", "not_valuable", "unsubscribed"]
+        )
+    ).all()
     assert (sms.loc[sms["decision"] == "treat", "sms_consent_p"]).all()
     emailed_without_sms = merged[(merged["channel"] == "email") & ~merged["sms_consent_p"].astype(bool)]
     assert (emailed_without_sms["decision"] == "treat").any(), "no SMS consent does not stop an email"
@@ -180,8 +183,14 @@ def test_nobody_who_must_not_be_reached_is_ever_targeted(
         ),
         (lambda d: d["channels"].pop("team_task"), "channel 'team_task' has no entry"),
         (lambda d: d["playbooks"][0].update(channel="fax"), "unknown channel 'fax'; channels are email, sms"),
-        (lambda d: d["channels"]["sms"].update(quiet_hours={"start": "25:00", "end": "08:00"}), "quiet_hours.start"),
-        (lambda d: d["interventions"]["discount"].update(offer={"es": "x"}), "an offer per language needs `en`"),
+        (
+            lambda d: d["channels"]["sms"].update(quiet_hours={"start": "25:00", "end": "08:00"}),
+            "quiet_hours.start",
+        ),
+        (
+            lambda d: d["interventions"]["discount"].update(offer={"es": "x"}),
+            "an offer per language needs `en`",
+        ),
         (lambda d: d.update(control_share=1.5), "control_share: Input should be less than 1"),
         (lambda d: d["channels"]["email"].update(daily_capacity=-1), "channels.email.daily_capacity"),
         (lambda d: d["playbooks"][1].update(factors=["bad_weather"]), "unknown factor(s) ['bad_weather']"),

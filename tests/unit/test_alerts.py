@@ -411,7 +411,9 @@ def test_an_email_written_before_a_crash_is_recognised_not_resent(tmp_path: Path
 
 def test_outbox_emails_carry_their_subject_text_and_key(tmp_path: Path) -> None:
     text = "Hello Acme,\n\nWe noticed fewer logins.\n\nWe would like to offer you a free month."
-    OutboxSender(tmp_path).send(Message("c|1|1", "a@example.com", "Acme", "d-123", {}, "Acme, a free month", text))
+    OutboxSender(tmp_path).send(
+        Message("c|1|1", "a@example.com", "Acme", "d-123", {}, "Acme, a free month", text)
+    )
     mail = read_eml(tmp_path / "c_1_1.eml")
     assert mail["Subject"] == "Acme, a free month"
     assert mail["To"] == "Acme <a@example.com>"

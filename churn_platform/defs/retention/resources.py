@@ -73,9 +73,7 @@ class DeliveryResource(dg.ConfigurableResource):
         else:
             sms = OutboxChannel("sms", outbox)
         in_app: Channel = (
-            WebhookChannel(
-                "in_app", self.in_app_webhook_url, self.in_app_signing_key, self.timeout_seconds
-            )
+            WebhookChannel("in_app", self.in_app_webhook_url, self.in_app_signing_key, self.timeout_seconds)
             if self.in_app_webhook_url
             else OutboxChannel("in_app", outbox)
         )
@@ -122,7 +120,7 @@ class RetentionPolicyResource(dg.ConfigurableResource):
 
 def _secret(name: str, present: object) -> str | None:
     """The variable's name for Dagster to resolve at run time (the UI shows the name, never the value)."""
-    return dg.EnvVar(name) if present else None  # type: ignore[return-value]
+    return dg.EnvVar(name) if present else None
 
 
 @dg.definitions

@@ -525,7 +525,8 @@ class SlackTasks:
             )
         except (SlackApiError, urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             return Reconciled("undecided", None, f"Slack history did not answer: {type(exc).__name__}")
-        for item in history.get("messages", []):
+        messages: list[dict[str, Any]] = history.get("messages", [])
+        for item in messages:
             payload = (item.get("metadata") or {}).get("event_payload") or {}
             if payload.get("ledger_key") == message.key:
                 return Reconciled(

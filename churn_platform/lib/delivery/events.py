@@ -175,7 +175,7 @@ def events_for(con: duckdb.DuckDBPyConnection, key: str) -> list[dict[str, Any]]
         "order by event_at",
         [key],
     ).df()
-    return [{k: (None if v != v else v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return [{str(k): (None if v != v else v) for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 # ----------------------------------------------------------------------------------------------- receiver
@@ -255,7 +255,8 @@ class EventReceiver:
             signature = {k.lower(): v for k, v in headers.items()}.get("x-twilio-signature", "")
             if not RequestValidator(self.twilio_auth_token).validate(self.public_url + path, form, signature):
                 return 403
-        key = (parse_qs(urlsplit(path).query).get("key") or [None])[-1]
+        keys = parse_qs(urlsplit(path).query).get("key") or []
+        key = keys[-1] if keys else None
         write_events(self.events_dir, "twilio", [twilio_event(form, key)])
         return 204
 

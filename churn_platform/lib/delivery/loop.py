@@ -178,7 +178,8 @@ class DeliveryLoop:
             params or [],
         ).df()
         return [
-            {k: (None if v is None or v != v else v) for k, v in r.items()} for r in frame.to_dict("records")
+            {str(k): (None if v is None or v != v else v) for k, v in r.items()}
+            for r in frame.to_dict("records")
         ]
 
     def _channel(self, row: dict[str, Any]) -> Channel | None:
@@ -247,7 +248,6 @@ class DeliveryLoop:
         try:
             prepared = self.prepare(row)
         except PermanentError as exc:
-            prepared = None
             self._fail(row, str(exc))
             return
         if isinstance(prepared, Skip):

@@ -67,15 +67,15 @@ class MessageTemplates(_Strict):
             missing = [lang for lang in self.languages if lang not in by_language]
             if missing:
                 raise ValueError(f"templates.{name}: missing language(s) {missing}")
-        for factor, by_language in self.reasons.items():
-            missing = [lang for lang in self.languages if lang not in by_language]
+        for factor, by_text in self.reasons.items():
+            missing = [lang for lang in self.languages if lang not in by_text]
             if missing:
                 raise ValueError(f"reasons.{factor}: missing language(s) {missing}")
         env = _environment(autoescape=False)
-        texts = [(f"templates.{n}.{lang}.{k}", v) for n, b in self.templates.items() for lang, t in b.items()
+        sources: list[tuple[str, str]] = [(f"templates.{n}.{lang}.{k}", v) for n, b in self.templates.items() for lang, t in b.items()
                  for k, v in t.model_dump().items()]  # fmt: skip
-        texts += [(f"task.{k}", v) for k, v in self.task.model_dump().items()]
-        for where, text in texts:
+        sources += [(f"task.{k}", v) for k, v in self.task.model_dump().items()]
+        for where, text in sources:
             try:
                 parsed = env.parse(text)
             except TemplateError as exc:

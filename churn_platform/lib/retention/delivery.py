@@ -183,7 +183,7 @@ class CampaignMessages:
         ).df()
         if found.empty:
             return None
-        return {k: (None if v is None or v != v else v) for k, v in found.iloc[0].to_dict().items()}
+        return {str(k): (None if v is None or v != v else v) for k, v in found.iloc[0].to_dict().items()}
 
     def _suppressed(self, channel: str, address: str) -> str | None:
         found = self.con.execute(
