@@ -119,12 +119,18 @@ def run_step(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--keep", type=Path, default=None, help="keep each company under this folder")
     parser.add_argument(
-        "--reuse", type=Path, nargs="*", default=[], help="already simulated companies (folders with landing/)"
+        "--reuse",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="already simulated companies (folders with landing/)",
     )
     args = parser.parse_args()
     print(

@@ -215,6 +215,34 @@ def accept_quarantine(
 
 
 @app.command()
+def receiver(
+    host: Annotated[str | None, typer.Option(help="Interface to bind; localhost by default.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (CHURN_RECEIVER_PORT, 8800).")] = None,
+) -> None:
+    """Receive provider delivery events (SendGrid Event Webhook at /sendgrid/events, Twilio status callbacks
+    at /twilio/status) into files the next delivery run reconciles from."""
+    from churn_platform.lib.delivery.events import EventReceiver
+
+    settings = get_settings()
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+    server = EventReceiver(
+        settings.delivery_events,
+        host or settings.host,
+        port or settings.receiver_port,
+        settings.receiver_url,
+        token,
+        settings.sendgrid_webhook_public_key,
+    )
+    console.print(f"delivery events: {server.url} -> {settings.delivery_events} (Ctrl+C stops)")
+    with server:
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
 def benchmark(
     csv: Annotated[Path, typer.Option(help="A customer table with one row per customer and a churn label.")],
     target: Annotated[str, typer.Option(help="The label column.")],

@@ -61,6 +61,8 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     not_future: bool = False  # a date or timestamp that must not lie after the delivery date
+    pattern: str | None = None  # a regular expression every present value must match
+    pattern_rule: str = ""  # the pattern in words (for the quarantine's reason and the document)
     vocabulary: str | None = None  # the profile vocabulary the values are normalised against
     unknown: str = "quarantine"  # what an unknown value gets: quarantine, or mapping to "other"
     configurable: str = ""  # what a company's profile may change about this column (for the document)
@@ -200,10 +202,47 @@ def _accounts(profile: CompanyProfile) -> Source:
                 nullable=True,
                 not_future=True,
             ),
+            *_contact_columns(profile),
             *attributes,
             Column("updated_at", "timestamp", _UPDATED, not_future=True),
         ),
     )
+
+
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+TIME_ZONE_PATTERN = r"^(UTC|[A-Za-z][A-Za-z_+-]*(/[A-Za-z0-9_+-]+){1,2})$"
+
+
+def _contact_columns(profile: CompanyProfile) -> tuple[Column, ...]:
+    """Optional columns for the channels beyond email: per-channel consent, phone, language, time zone."""
+    contact = profile.contact
+    return (
+        Column(
+            "phone", "string", "Mobile number for text messages, in E.164 (`+4915123456789`).",
+            required=False, nullable=True, pattern=E164_PATTERN, pattern_rule="an E.164 phone number",
+        ),
+        Column(
+            "sms_consent", "boolean", "The customer agreed to receive marketing text messages (empty: no).",
+            required=False, nullable=True, configurable="which channel it allows: `contact.consent`",
+        ),
+        Column(
+            "push_consent", "boolean", "The customer agreed to in-app and push notifications (empty: no).",
+            required=False, nullable=True, configurable="which channel it allows: `contact.consent`",
+        ),
+        Column(
+            "language", "string", "Preferred language, an ISO 639-1 code or a BCP 47 tag (`es`, `de-AT`); "
+            f"messages are written in it when a template exists, else in `{contact.default_language}`.",
+            required=False, nullable=True, pattern=LANGUAGE_PATTERN, pattern_rule="a language code",
+            configurable="default: `contact.default_language`",
+        ),
+        Column(
+            "time_zone", "string", "IANA time zone (`Europe/Madrid`), for quiet hours of text and push "
+            f"messages; empty: `{contact.default_time_zone}`.",
+            required=False, nullable=True, pattern=TIME_ZONE_PATTERN, pattern_rule="an IANA time zone name",
+            configurable="default: `contact.default_time_zone`",
+        ),
+    )  # fmt: skip
 
 
 def _subscriptions(profile: CompanyProfile) -> Source:
@@ -539,6 +578,8 @@ def render_markdown(contract: Contract | None = None) -> str:
                 rules.append(f"<= {c.maximum:g}")
             if c.not_future:
                 rules.append("not future")
+            if c.pattern:
+                rules.append(c.pattern_rule or f"matches `{c.pattern}`")
             if c.configurable:
                 rules.append(f"configurable: {c.configurable}")
             lines.append(

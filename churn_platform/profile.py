@@ -64,8 +64,11 @@ RESERVED_ACCOUNT_COLUMNS = frozenset(
     {
         "customer_id", "name", "email", "country", "segment", "plan", "signup_date", "acquisition_channel",
         "marketing_consent", "unsubscribed", "account_manager", "onboarding_completed_at", "updated_at",
+        "phone", "sms_consent", "push_consent", "language", "time_zone",
     }
 )  # fmt: skip
+# The boolean columns of accounts a channel's consent may be read from (``contact.consent``).
+CONSENT_COLUMNS = ("marketing_consent", "sms_consent", "push_consent")
 
 
 def _iso_countries() -> tuple[str, ...]:
@@ -265,6 +268,41 @@ class ExportMapping(_Strict):
     description: str = ""
 
 
+class Contact(_Strict):
+    """How customers may be reached: which consent column allows each channel, and the defaults for
+    accounts without a language or a time zone (templates and quiet hours use them).
+
+    ``consent`` maps a channel of the delivery registry (``email``, ``sms``, ``in_app``, ``team_task``) to
+    one of the consent columns of accounts; a channel left out uses its own (email and team tasks
+    ``marketing_consent``, sms ``sms_consent``, in-app ``push_consent``).
+    """
+
+    consent: dict[str, str] = Field(default_factory=dict)
+    default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    default_time_zone: str = "UTC"
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_columns(cls, consent: dict[str, str]) -> dict[str, str]:
+        for channel, column in consent.items():
+            if column not in CONSENT_COLUMNS:
+                raise ValueError(
+                    f"{channel}: {column!r} is not a consent column; use one of {', '.join(CONSENT_COLUMNS)}"
+                )
+        return consent
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return zone
+
+
 class CompanyProfile(_Strict):
     """What one company's data looks like; see the README's "Bring your own company" section."""
 
@@ -282,6 +320,8 @@ class CompanyProfile(_Strict):
     exports: dict[str, ExportMapping] = Field(
         default_factory=dict, description="source -> how that source's export maps onto the contract"
     )
+
+    contact: Contact = Contact()
     simulation: dict[str, Any] | None = Field(
         default=None,
         description="How the simulator makes this company (only for simulated companies; see simulate/).",

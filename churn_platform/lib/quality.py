@@ -74,6 +74,14 @@ def baseline_suite(source: Source) -> dict[str, Any]:
                     "meta": {"rule": "not after the batch date"},
                 }
             )
+        if col.pattern:
+            expectations.append(
+                {
+                    "type": "expect_column_values_to_match_regex",
+                    "kwargs": {"column": col.name, "regex": col.pattern},
+                    "meta": {"rule": col.pattern_rule or f"match {col.pattern}"},
+                }
+            )
     expectations.append(
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": source.primary_key}}
     )
