@@ -385,6 +385,17 @@ class DatabaseConnector(_Strict):
     schema_name: str = Field(default="public", alias="schema", min_length=1)
     tables: tuple[ConnectorTable, ...] = Field(min_length=1)
     chunk_size: int = Field(default=50_000, ge=100, description="rows per extracted Parquet chunk")
+    cron: str = Field(
+        default="0 * * * *",
+        pattern=r"^\S+( \S+){4}$",
+        description="when the extraction runs (cron, UTC); the landing sensor ingests what it lands",
+    )
+    lag_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="re-read rows whose cursor lies this far behind the last one seen (for transactions "
+        "committed late); unchanged rows re-read land again and staging keeps one",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
