@@ -341,7 +341,9 @@ def load_export_preset(name: str) -> dict[str, Any]:
     """The raw document of a shipped export mapping; errors name the preset and the shipped ones."""
     path = EXPORT_PRESETS_DIR / f"{name}.yaml"
     if not IDENTIFIER.match(name) or not path.exists():
-        raise ValueError(f"no export preset named {name!r}; shipped presets are {', '.join(export_presets())}")
+        raise ValueError(
+            f"no export preset named {name!r}; shipped presets are {', '.join(export_presets())}"
+        )
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(doc, dict) or "preset" in doc:
         raise ValueError(f"{path}: an export preset is a mapping without a preset key of its own")

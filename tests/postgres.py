@@ -62,20 +62,36 @@ def running_postgres() -> Iterator[Postgres]:
         try:
             owner = pwd.getpwnam("postgres")
         except KeyError as exc:
-            raise RuntimeError("running as root needs the postgres user (the postgresql package makes it)") from exc
+            raise RuntimeError(
+                "running as root needs the postgres user (the postgresql package makes it)"
+            ) from exc
         os.chown(root, owner.pw_uid, owner.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = root / "data", _free_port()
     env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-    run = {"check": True, "capture_output": True, "env": env, "cwd": root}
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "churn", "-A", "trust",
-                    "-E", "UTF8", "--no-sync"], **run)  # type: ignore[call-overload]  # fmt: skip
+
+    def run(tool: str, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*as_user, str(bindir / tool), *args], check=check, capture_output=True, env=env, cwd=root
+        )
+
+    run("initdb", "-D", str(data), "-U", "churn", "-A", "trust", "-E", "UTF8", "--no-sync")
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
     try:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
-                        "-l", str(root / "server.log"), "-w", "-t", "60", "start"], **run)  # type: ignore[call-overload]  # fmt: skip
+        run(
+            "pg_ctl",
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         yield Postgres(port)
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, env=env, cwd=root, check=False)  # fmt: skip
+        run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop", check=False)
         shutil.rmtree(root, ignore_errors=True)

@@ -41,7 +41,7 @@ PIPELINE_NAME = "application_database"
 DATASET = "extracted"
 # The SQLAlchemy dialect of each kind of database (an unknown kind is refused when the profile loads).
 DIALECTS: dict[str, tuple[str, ...]] = {"postgresql": ("postgresql", "postgresql+psycopg", "postgres")}
-_PART = re.compile(r"_part(\d+)\.parquet$", re.IGNORECASE)
+_PART = re.compile(r"_part(\d+)\.(?:parquet|csv)$", re.IGNORECASE)  # parts delivered by hand count too
 MANIFEST = "handover.json"
 
 
@@ -137,7 +137,9 @@ def key_column(table: ConnectorTable, source: Source) -> str:
     return table.primary_key or _mapped(table, source.primary_key)
 
 
-def selected_columns(engine: sa.Engine, connector: DatabaseConnector, table: ConnectorTable, source: Source) -> list[str]:
+def selected_columns(
+    engine: sa.Engine, connector: DatabaseConnector, table: ConnectorTable, source: Source
+) -> list[str]:
     """The table's columns the contract needs (others, e.g. password hashes, are never read). Raises
     ConnectorError when the table, its cursor or its key is missing."""
     inspector = sa.inspect(engine)
@@ -149,7 +151,11 @@ def selected_columns(engine: sa.Engine, connector: DatabaseConnector, table: Con
         ) from exc
     if not present:
         raise ConnectorError(f"the database has no table {connector.schema_name}.{table.table}")
-    needed = [*export_columns_named(table.mapping, source), cursor_column(table, source), key_column(table, source)]
+    needed = [
+        *export_columns_named(table.mapping, source),
+        cursor_column(table, source),
+        key_column(table, source),
+    ]
     for role, name in (("cursor", cursor_column(table, source)), ("key", key_column(table, source))):
         if name not in present:
             raise ConnectorError(
@@ -237,7 +243,9 @@ def _convert(
     con: duckdb.DuckDBPyConnection, extracted: Path, target: Path, table: ConnectorTable, source: Source
 ) -> int:
     """Write ``target`` from an extracted file with the table's mapping applied; returns its rows."""
-    relation = f"(select *, 0 as _row_number from read_parquet('{str(extracted).replace(chr(39), chr(39) * 2)}'))"
+    relation = (
+        f"(select *, 0 as _row_number from read_parquet('{str(extracted).replace(chr(39), chr(39) * 2)}'))"
+    )
     columns = [r[0] for r in con.execute(f"describe select * from {relation}").fetchall()]
     select, _ = mapped_select(table.mapping, source, columns, relation, keep_types=True)
     tmp = target.with_name(f".{target.name}.tmp")

@@ -51,9 +51,9 @@ def export_columns_named(mapping: ExportMapping, source: Source) -> list[str]:
                 out.append(name)
         monthly = mapping.monthly.get(c.name)
         if monthly is not None:
-            for name in (monthly.quantity, monthly.interval, monthly.interval_count):
-                if name is not None and name not in out:
-                    out.append(name)
+            for extra in (monthly.quantity, monthly.interval, monthly.interval_count):
+                if extra is not None and extra not in out:
+                    out.append(extra)
     return out
 
 
@@ -128,7 +128,9 @@ def mapped_select(
             )
         monthly = mapping.monthly.get(c.name)
         if monthly is not None and present:
-            needed = [n for n in (monthly.quantity, monthly.interval, monthly.interval_count) if n is not None]
+            needed = [
+                n for n in (monthly.quantity, monthly.interval, monthly.interval_count) if n is not None
+            ]
             absent = [n for n in needed if n not in delivered]
             if absent:
                 raise MappingError(
@@ -164,9 +166,9 @@ def mapped_select(
                 )
                 expr = f"case {expr} {whens} else {expr} end"
             if c.name in mapping.formats:
-                parsed = _parsed(expr, c, mapping.formats[c.name])
+                when = _parsed(expr, c, mapping.formats[c.name])
                 shown = "'%Y-%m-%d'" if c.type == "date" else "'%Y-%m-%d %H:%M:%S.%f'"
-                expr = f"coalesce(strftime({parsed}, {shown}), {expr})"  # unparsable text stays, fails typing
+                expr = f"coalesce(strftime({when}, {shown}), {expr})"  # unparsable text stays, fails typing
         if monthly is not None:
             amount = f"try_cast({expr} as double)"
             quantity = (

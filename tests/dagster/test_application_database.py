@@ -32,7 +32,9 @@ from churn_platform.profile import ProfileError, active_profile, load_profile
 from tests.postgres import PASSWORD, Postgres, running_postgres
 
 ROOT = Path(__file__).parents[2]
-PROFILE = (ROOT / "churn_platform" / "profiles" / "saas.yaml").read_text() + """
+PROFILE = (
+    (ROOT / "churn_platform" / "profiles" / "saas.yaml").read_text()
+    + """
 connectors:
   database:
     kind: postgresql
@@ -48,6 +50,7 @@ connectors:
           columns: {subscription_id: id, mrr: mrr_cents}
           scale: {mrr: 0.01}
 """
+)
 
 SCHEMA = """
 create schema app;
@@ -141,7 +144,9 @@ def _materialize(root: Path) -> dg.ExecuteInProcessResult:
 
 def _landed(result: dg.ExecuteInProcessResult, table: str) -> int:
     mats = [
-        m for m in result.get_asset_materialization_events() if m.asset_key == dg.AssetKey(["application_db", table])
+        m
+        for m in result.get_asset_materialization_events()
+        if m.asset_key == dg.AssetKey(["application_db", table])
     ]
     assert len(mats) == 1
     return int(mats[0].materialization.metadata["rows_landed"].value)  # type: ignore[union-attr,arg-type]
@@ -220,9 +225,7 @@ def test_postgres_source_load_change_reload_keeps_the_latest_once(
         postgres,
         "select id, plan, (updated_at at time zone 'UTC') from app.customers order by id",
     )
-    assert [tuple(r) for r in latest.itertuples(index=False)] == [
-        (i, p, pd.Timestamp(u)) for i, p, u in db
-    ]
+    assert [tuple(r) for r in latest.itertuples(index=False)] == [(i, p, pd.Timestamp(u)) for i, p, u in db]
     subs = _q(
         wh,
         "select subscription_id, mrr, cancel_date from raw.subscriptions qualify row_number() over "
@@ -266,5 +269,5 @@ def test_a_table_without_its_cursor_column_is_named(company: Path, postgres: Pos
 def test_a_source_fed_by_the_database_and_mapped_as_an_export_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "company.yaml"
     path.write_text(PROFILE + "exports:\n  accounts: {columns: {name: Name}}\n")
-    with pytest.raises(ProfileError, match="accounts: fed by connectors.database and mapped in exports"):
+    with pytest.raises(ProfileError, match=r"accounts: fed by connectors\.database and mapped in exports"):
         load_profile(path)

@@ -45,7 +45,8 @@ def _deliver(landing: Path, source: str, text_or_file: str | Path, part: int = 0
 
 def _accounts(landing: Path, ids: list[str]) -> None:
     rows = [
-        f"{i},Co {i},{i}@example.com,US,smb,basic,2025-01-01,organic,true,false,2025-06-01 00:00:00" for i in ids
+        f"{i},Co {i},{i}@example.com,US,smb,basic,2025-01-01,organic,true,false,2025-06-01 00:00:00"
+        for i in ids
     ]
     _deliver(landing, "accounts", "\n".join([ACCOUNT_HEADER, *rows]) + "\n")
 
@@ -208,7 +209,9 @@ exports:
     assert str(got.loc["IN-2", "updated_at"]) == "2025-06-02 00:00:00"
 
 
-def test_a_preset_is_merged_with_the_companys_own_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_preset_is_merged_with_the_companys_own_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = _profile(
         tmp_path,
         monkeypatch,
@@ -233,8 +236,14 @@ exports:
     ("block", "message"),
     [
         ("exports:\n  invoices: {preset: stripe_refunds}\n", "no export preset named 'stripe_refunds'"),
-        ("exports:\n  invoices: {columns: {total: amount_due}}\n", "names column(s) total the contract lacks"),
-        ("exports:\n  invoices: {formats: {amount: '%d'}}\n", "formats.amount: invoices.amount is not a date"),
+        (
+            "exports:\n  invoices: {columns: {total: amount_due}}\n",
+            "names column(s) total the contract lacks",
+        ),
+        (
+            "exports:\n  invoices: {formats: {amount: '%d'}}\n",
+            "formats.amount: invoices.amount is not a date",
+        ),
         ("exports:\n  invoices: {scale: {status: 0.01}}\n", "scale.status: invoices.status is not a decimal"),
         ("exports:\n  invoices: {colums: {amount: x}}\n", "exports.invoices.colums: Extra inputs"),
         (

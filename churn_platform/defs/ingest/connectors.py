@@ -75,7 +75,9 @@ def build_connector_assets(profile: CompanyProfile) -> list[dg.AssetsDefinition]
         landing: LandingResource,
     ) -> Iterator[dg.MaterializeResult]:
         places = Places(Path(source_database.state_dir))
-        before = hand_over(places, landing.root, database, contract, log=context.log.info)  # a crash's leftovers
+        before = hand_over(
+            places, landing.root, database, contract, log=context.log.info
+        )  # a crash's leftovers
         try:
             engine = make_engine(source_database.url, database)
             try:
