@@ -271,3 +271,22 @@ def test_a_source_fed_by_the_database_and_mapped_as_an_export_is_refused(tmp_pat
     path.write_text(PROFILE + "exports:\n  accounts: {columns: {name: Name}}\n")
     with pytest.raises(ProfileError, match=r"accounts: fed by connectors\.database and mapped in exports"):
         load_profile(path)
+
+
+def test_the_code_location_loads_the_database_assets_upstream_of_the_landing_folder(tmp_path: Path) -> None:
+    (tmp_path / "company.yaml").write_text(PROFILE)
+    code = (
+        "import dagster as dg\n"
+        "from churn_platform.definitions import defs\n"
+        "d = defs()\n"
+        "graph = d.resolve_asset_graph()\n"
+        "keys = [k.to_user_string() for k in graph.get_all_asset_keys() if k.path[0] == 'application_db']\n"
+        "deps = [k.to_user_string() for k in graph.get(dg.AssetKey('landing_files')).parent_keys]\n"
+        "print(sorted(keys), sorted(deps), d.resolve_schedule_def('application_database_schedule').cron_schedule)\n"
+    )
+    env = {**os.environ, "CHURN_COMPANY_PROFILE": str(tmp_path / "company.yaml")}
+    env.pop("CHURN_SOURCE_DATABASE_URL", None)  # loading needs no secret; only a run does
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    keys = "['application_db/customers', 'application_db/subscriptions']"
+    assert done.stdout.strip().splitlines()[-1] == f"{keys} {keys} 0 * * * *"
