@@ -34,6 +34,7 @@ import duckdb
 import sqlalchemy as sa
 
 from churn_platform.contract import Contract, Source
+from churn_platform.lib.environment import quiet_telemetry
 from churn_platform.lib.mappings import export_columns_named, mapped_select
 from churn_platform.profile import ConnectorTable, DatabaseConnector
 
@@ -202,6 +203,7 @@ def build_pipeline(places: Places) -> Any:
     """The dlt pipeline: state (the cursor) under ``places.pipelines``, Parquet files under ``places.extracted``."""
     import dlt
 
+    quiet_telemetry()  # before dlt reads its configuration
     places.extracted.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
