@@ -35,7 +35,7 @@ import sqlalchemy as sa
 
 from churn_platform.contract import Contract, Source
 from churn_platform.lib.environment import quiet_telemetry
-from churn_platform.lib.mappings import export_columns_named, mapped_select
+from churn_platform.lib.mappings import MappingError, export_columns_named, mapped_select
 from churn_platform.profile import ConnectorTable, DatabaseConnector
 
 PIPELINE_NAME = "application_database"
@@ -163,6 +163,17 @@ def selected_columns(
                 f"{connector.schema_name}.{table.table} has no column {name!r} ({role} of {table.source}); "
                 f"its columns are {', '.join(present)}"
             )
+    try:  # every required contract column must come from the table (or a default) before the cursor moves
+        _, provided = mapped_select(table.mapping, source, present, "t")
+    except MappingError as exc:
+        raise ConnectorError(f"{connector.schema_name}.{table.table}: {exc}") from None
+    missing = [c for c in source.required_columns if c not in provided]
+    if missing:
+        raise ConnectorError(
+            f"{connector.schema_name}.{table.table} has no column for {table.source}.{', '.join(missing)} "
+            f"(map it in connectors.database.tables[].mapping, or give a default); its columns are "
+            f"{', '.join(present)}"
+        )
     return [c for c in present if c in needed]
 
 

@@ -290,3 +290,20 @@ def test_the_code_location_loads_the_database_assets_upstream_of_the_landing_fol
     assert done.returncode == 0, done.stderr[-3000:]
     keys = "['application_db/customers', 'application_db/subscriptions']"
     assert done.stdout.strip().splitlines()[-1] == f"{keys} {keys} 0 * * * *"
+
+
+def test_a_table_lacking_a_required_column_fails_before_the_cursor_moves(
+    company: Path, postgres: Postgres
+) -> None:
+    _sql(postgres, "alter table app.customers drop column email")
+    result = dg.materialize(
+        build_connector_assets(active_profile()), resources=_resources(company), raise_on_error=False
+    )
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.user_failure_data.description  # type: ignore[union-attr]
+    assert message.startswith("app.customers has no column for accounts.email (map it in")
+    assert not (company / "connectors" / "extracted" / "extracted" / "accounts").exists()
+    # fixed in the database, the next run extracts every row: nothing was skipped
+    _sql(postgres, "alter table app.customers add column email text")
+    again = dg.materialize(build_connector_assets(active_profile()), resources=_resources(company))
+    assert _landed(again, "customers") == 3
