@@ -188,6 +188,32 @@ def expectations(profile: ProfileOption = None) -> None:
         console.print(f"wrote {path}")
 
 
+@app.command("accept-quarantine")
+def accept_quarantine(
+    source: Annotated[str, typer.Argument(help="The raw source whose gate is blocked, e.g. subscriptions.")],
+    batch: Annotated[str, typer.Option(help="The batch date (YYYY-MM-DD) whose quarantine you accept.")],
+    reason: Annotated[str, typer.Option(help="Why the batch may pass as it is (recorded with your name).")],
+) -> None:
+    """Let a source's quality gate pass although its latest delivery is mostly quarantined (recorded)."""
+    from churn_platform.lib.gates import accept
+    from churn_platform.lib.warehouse import WarehouseBusyError
+    from churn_platform.lib.warehouse import connect as connect_warehouse
+
+    settings = get_settings()
+    try:
+        batch_date = dt.date.fromisoformat(batch)
+        con = connect_warehouse(settings.warehouse, wait_seconds=5)
+    except (ValueError, WarehouseBusyError) as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        accept(con, source, batch_date, reason)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        con.close()
+    console.print(f"accepted {source} batch {batch_date}: the next run's quality gate lets it through")
+
+
 @app.command()
 def benchmark(
     csv: Annotated[Path, typer.Option(help="A customer table with one row per customer and a churn label.")],

@@ -30,6 +30,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,7 @@ from churn_platform.contract import Column, Contract, Source, active_contract
 from churn_platform.lib.landing import LandingFile, discover
 from churn_platform.lib.mappings import MappingError, mapped_select
 from churn_platform.lib.quality import SqlRule, SuiteRunner
+from churn_platform.lib.warehouse import connect as connect_warehouse
 from churn_platform.profile import OTHER, CsvDialect, ExportMapping
 
 UNKNOWN_CUSTOMER = "customer_id: unknown to accounts"
@@ -112,8 +114,11 @@ class SourceReport:
 
 def prepare_connection(con: duckdb.DuckDBPyConnection) -> None:
     """Session settings every ingestion connection needs: timestamps judged and stored in UTC, whatever the
-    machine's ``TZ`` (a tz-aware value is converted, never read as local time)."""
+    machine's ``TZ`` (a tz-aware value is converted, never read as local time), and a memory limit
+    (``CHURN_DUCKDB_MEMORY_LIMIT``, default 2GB)."""
     con.execute("set TimeZone = 'UTC'")
+    # bounded memory whatever the file size: DuckDB spills to its temp directory beyond this
+    con.execute(f"set memory_limit = '{os.environ.get('CHURN_DUCKDB_MEMORY_LIMIT', '2GB')}'")
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, contract: Contract | None = None) -> None:
@@ -264,16 +269,16 @@ def read_into(
         relation = f"read_csv({_text(str(path))}, {options})"
     else:
         relation = f"read_parquet({_text(str(path))})"
+    # a view: the file is scanned when the rows are checked (once), and again only for quarantined rows
     target = f"{name}_as_delivered" if mapping is not None else name
     try:
         con.execute(
-            f"create or replace temp table {target} as "
+            f"create or replace temp view {target} as "
             f"select *, row_number() over () as _row_number from {relation}"
         )
+        columns = [r[0] for r in con.execute(f"describe {target}").fetchall() if r[0] != "_row_number"]
     except duckdb.Error as exc:
-        kind = "malformed CSV" if lf.file_format == "csv" else "unreadable or truncated Parquet file"
-        raise FileRejectedError(f"{path}: {kind}: {_duckdb_error(exc)}") from exc
-    columns = [r[0] for r in con.execute(f"describe {target}").fetchall() if r[0] != "_row_number"]
+        raise FileRejectedError(f"{path}: {_read_problem(lf)}: {_duckdb_error(exc)}") from exc
     if lf.file_format == "parquet":
         dupes = sorted({c for c in columns if columns.count(c) > 1})
         if dupes:
@@ -283,10 +288,13 @@ def read_into(
             select, columns = mapped_select(mapping, source, columns, target)
         except MappingError as exc:
             raise FileRejectedError(f"{path}: {exc}") from exc
-        con.execute(f"create or replace temp table {name} as {select}")
-        con.execute(f"drop table {target}")
+        con.execute(f"create or replace temp view {name} as {select}")
     _require(path, source, columns)
     return columns
+
+
+def _read_problem(lf: LandingFile) -> str:
+    return "malformed CSV" if lf.file_format == "csv" else "unreadable or truncated Parquet file"
 
 
 def _require(path: Path, source: Source, columns: list[str]) -> None:
@@ -312,7 +320,12 @@ def _normalised(text: str, allowed: tuple[str, ...]) -> str:
     """SQL mapping text onto the profile's canonical values, ignoring case and surrounding spaces; an
     unknown value is kept trimmed (the suite then judges it) and blank is null."""
     whens = " ".join(f"when {_text(v.strip().lower())} then {_text(v)}" for v in allowed)
-    return f"case lower(trim({text})) {whens} else nullif(trim({text}), '') end"
+    exact = ", ".join(_text(v) for v in allowed)
+    # values already written as the profile writes them (nearly all) skip the string functions
+    return (
+        f"case when {text} in ({exact}) then {text} "
+        f"else case lower(trim({text})) {whens} else nullif(trim({text}), '') end end"
+    )
 
 
 def _decimal_text(text: str, dialect: CsvDialect) -> str:
@@ -329,6 +342,7 @@ class Typed:
 
     value: str
     failure: str  # SQL: the rule text when a present value does not type, else null
+    present: str = "false"  # SQL: a value was delivered (a typed null then means it did not type)
 
 
 def type_column(col: Column, input_type: str, dialect: CsvDialect, ref: str | None = None) -> Typed:
@@ -404,7 +418,11 @@ def type_column(col: Column, input_type: str, dialect: CsvDialect, ref: str | No
     else:  # pragma: no cover - the contract's types are closed
         raise ValueError(f"unknown contract type {col.type}")
     present = text if (is_text or col.type in ("boolean",)) else c
-    return Typed(value, f"case when {present} is not null and ({value}) is null then {bad_type} end")
+    return Typed(
+        value,
+        f"case when {present} is not null and ({value}) is null then {bad_type} end",
+        f"{present} is not null",
+    )
 
 
 def _mapped_to_other_sql(col: Column, input_type: str, dialect: CsvDialect) -> str | None:
@@ -413,7 +431,7 @@ def _mapped_to_other_sql(col: Column, input_type: str, dialect: CsvDialect) -> s
     text = f"nullif({_q(col.name)}::varchar, '')"
     known = ", ".join(_text(v) for v in col.allowed)
     norm = _normalised(text, col.allowed)
-    return f"count(*) filter (where ({norm}) not in ({known}))"
+    return f"coalesce(({norm}) not in ({known}), false)"
 
 
 # ---------------------------------------------------------------------- one file
@@ -446,10 +464,17 @@ def ingest_file(
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
     try:
         return _load_checked(con, lf, source, dialect, runner, delivered, rel, digest, now)
+    except FileRejectedError as exc:
+        con.execute(
+            "insert into raw._rejected_files values (?, ?, ?, ?, ?, ?)",
+            [lf.source, rel, digest, lf.batch_date, str(exc), now],
+        )
+        return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
     finally:
-        con.execute("drop table if exists incoming")
-        con.execute("drop table if exists typed")
-        con.execute("drop table if exists checked")
+        for table in ("checked", "problems", "_unknown", *(f"_dups_{i}" for i in range(64))):
+            con.execute(f"drop table if exists {table}")
+        con.execute("drop view if exists incoming")
+        con.execute("drop view if exists incoming_as_delivered")
 
 
 def _problems_list(items: list[str]) -> str:
@@ -472,49 +497,90 @@ def _load_checked(
 ) -> FileReport:
     input_types = {r[0]: r[1] for r in con.execute("describe incoming").fetchall()}
     present = [c for c in source.columns if c.name in delivered]
-    selects, cast_problems, mapped = [], [], []
-    for c in source.columns:
-        if c.name in delivered:
-            typed = type_column(c, input_types[c.name], dialect)
-            selects.append(f"{typed.value} as {_q(c.name)}")
-            cast_problems.append(f"{{'rule': cast({typed.failure} as varchar), 'col': {_text(c.name)}}}")
-            other = _mapped_to_other_sql(c, input_types[c.name], dialect)
-            if other:
-                mapped.append((c.name, other))
-        else:
-            selects.append(f"null::{c.duckdb_type} as {_q(c.name)}")
-    con.execute(
-        f"create or replace temp table typed as select {', '.join(selects)}, _row_number, "
-        f"{_problems_list(cast_problems)} as _cast from incoming"
-    )
-    rules: list[SqlRule] = runner.rules(source.name, {c.name for c in present}, lf.batch_date)
-    checks = [
-        f"{{'rule': case when {r.fails} then {_text(r.rule)} end, 'col': {_text(r.column)}}}" for r in rules
+    typed: dict[str, Typed] = {c.name: type_column(c, input_types[c.name], dialect) for c in present}
+    selects = [
+        f"{typed[c.name].value} as {_q(c.name)}"
+        if c.name in typed
+        else f"null::{c.duckdb_type} as {_q(c.name)}"
+        for c in source.columns
     ]
+    mapped = [
+        (c.name, sql)
+        for c in present
+        if (sql := _mapped_to_other_sql(c, input_types[c.name], dialect)) is not None
+    ]
+    flags = [f"({sql}) as _other_{i}" for i, (_, sql) in enumerate(mapped)]
+    can_fail = [name for name, t in typed.items() if t.failure != "null"]
+    presence = [f"{typed[name].present} as _p{i}" for i, name in enumerate(can_fail)]
+    cast_failed = [f"(_p{i} and {_q(name)} is null)" for i, name in enumerate(can_fail)]
+    # Whole-file rules become row-local lookups: duplicate keys and unknown customers are found first (one
+    # scan of their column each), so each row is then judged on its own, cheaply.
+    rules: list[SqlRule] = []
+    for i, r in enumerate(runner.rules(source.name, {c.name for c in present}, lf.batch_date)):
+        if r.expectation["type"] == "expect_column_values_to_be_unique":
+            key = _q(r.column)
+            con.execute(
+                f"create or replace temp table _dups_{i} as select {typed[r.column].value} as k from incoming "
+                "group by 1 having count(*) > 1"
+            )
+            r = SqlRule(r.rule, r.column, f"{key} in (select k from _dups_{i})", r.expectation)
+        rules.append(r)
+    lookups = [(r.rule, r.column, r.fails) for r in rules]
     if source.references_accounts:
-        checks.append(
-            f"{{'rule': case when customer_id is not null and not exists (select 1 from raw.accounts a "
-            f"where a.customer_id = t.customer_id) then {_text(UNKNOWN_CUSTOMER)} end, 'col': 'customer_id'}}"
+        con.execute(
+            f"create or replace temp table _unknown as select distinct {typed['customer_id'].value} as k "
+            "from incoming except select customer_id from raw.accounts"
         )
-    # rules judge only rows whose values typed (as before: a value that does not type is reported once)
-    con.execute(
-        "create or replace temp table checked as "
-        f"select * exclude (_cast), {_problems_list(checks)} as _problems "
-        "from (select * from typed where len(_cast) = 0) t "
-        "union all by name "
-        f"select * exclude (_cast), _cast as _problems from typed where len(_cast) > 0"
-    )
+        lookups.append((UNKNOWN_CUSTOMER, "customer_id", "customer_id in (select k from _unknown)"))
+    rule_failed = [f"coalesce({fails}, false)" for _, _, fails in lookups]
+    try:
+        con.execute(
+            "create or replace temp table checked as "
+            f"select *, _cast_failed or ({' or '.join(rule_failed) or 'false'}) as _bad from ("
+            f"select *, ({' or '.join(cast_failed) or 'false'}) as _cast_failed from ("
+            f"select {', '.join([*selects, *flags, *presence])}, _row_number from incoming)) t"
+        )
+    except duckdb.Error as exc:
+        raise FileRejectedError(f"{lf.path}: {_read_problem(lf)}: {_duckdb_error(exc)}") from exc
     rows_total, bad_rows = con.execute(
-        "select count(*), count(*) filter (where len(_problems) > 0) from checked"
-    ).fetchone() or (0, 0)
+        "select count(*), count(*) filter (where _bad) from checked"
+    ).fetchone() or (
+        0,
+        0,
+    )
+    # the reasons, for the bad rows only: a value that does not type is reported once (its rule); the suite
+    # judges the rows that typed
+    casts = [f"{{'rule': cast({t.failure} as varchar), 'col': {_text(name)}}}" for name, t in typed.items()]
+    judged = [
+        f"{{'rule': case when {fails} then {_text(rule)} end, 'col': {_text(col)}}}"
+        for rule, col, fails in lookups
+    ]
+    con.execute(
+        "create or replace temp table problems as "
+        "select c._row_number, case when c._cast_failed then i._casts else c._judged end as _problems from "
+        f"(select _row_number, _cast_failed, {_problems_list(judged)} as _judged from checked where _bad) c "
+        f"join (select _row_number, {_problems_list(casts)} as _casts from incoming "
+        "where _row_number in (select _row_number from checked where _bad)) i "
+        "on i._row_number = c._row_number"
+        if bad_rows
+        else "create or replace temp table problems as select 0::bigint as _row_number, "
+        f"{_problems_list([])} as _problems limit 0"
+    )
     rule_counts = dict(
         con.execute(
-            "select p.rule, count(distinct _row_number) from checked, unnest(_problems) as u(p) group by 1"
+            "select p.rule, count(distinct _row_number) from problems, unnest(_problems) as u(p) group by 1"
         ).fetchall()
     )
     mapped_counts: dict[str, int] = {}
     if mapped:
-        counts = con.execute(f"select {', '.join(sql for _, sql in mapped)} from incoming").fetchone() or ()
+        counts = (
+            con.execute(
+                "select "
+                + ", ".join(f"count(*) filter (where _other_{i})" for i in range(len(mapped)))
+                + " from checked"
+            ).fetchone()
+            or ()
+        )
         mapped_counts = {name: int(n) for (name, _), n in zip(mapped, counts, strict=True) if n}
     results = _validation_results(con, source, runner, rules, int(rows_total))
 
@@ -534,15 +600,16 @@ def _load_checked(
             con.execute(
                 f"""insert into raw._quarantine
                     select ?, ?, ?, ?::date, c._row_number, p.rule, p.col, {raw_value}, {record}, ?::timestamp, null
-                    from checked c, unnest(c._problems) as u(p)
-                    join incoming i on i._row_number = c._row_number
+                    from problems c, unnest(c._problems) as u(p)
+                    join (select * from incoming where _row_number in (select _row_number from problems)) i
+                      on i._row_number = c._row_number
                     order by c._row_number""",
                 [lf.source, rel, digest, lf.batch_date, now],
             )
         con.execute(
             f"""insert into raw.{source.name} ({cols}, _batch_date, _source_file, _row_number, _file_hash, _ingested_at)
                 select {cols}, ?::date, ?, _row_number, ?, ?::timestamp from checked
-                where len(_problems) = 0 order by _row_number""",
+                where not _bad""",
             [lf.batch_date, rel, digest, now],
         )
         good = int(rows_total) - int(bad_rows)
@@ -588,7 +655,7 @@ def _validation_results(
         rule: (int(n), [v for v in values if v is not None])
         for rule, n, values in con.execute(
             f"select p.rule, count(*), list(distinct {value})[1:20] "
-            "from checked c, unnest(c._problems) as u(p) group by 1"
+            "from problems pr join checked c using (_row_number), unnest(pr._problems) as u(p) group by 1"
         ).fetchall()
     }
     out = []
@@ -669,14 +736,16 @@ def ingest_source(
     source_name: str,
     runner: SuiteRunner | None = None,
     progress: Callable[[FileReport], None] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> SourceReport:
-    """Ingest every new file of one source, oldest batch first; the connection is held for this step only."""
+    """Ingest every new file of one source, oldest batch first; the connection is held for this step only
+    (``notify`` hears it when another process holds the warehouse and this one waits)."""
     runner = runner or SuiteRunner()
     contract = runner.contract
     source = contract.sources[source_name]
     report = SourceReport(source_name)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
+    con = connect_warehouse(warehouse, notify=notify)
     try:
         prepare_connection(con)
         ensure_schema(con, contract)

@@ -5,12 +5,14 @@ import dagster as dg
 from churn_platform.contract import active_contract
 from churn_platform.defs.ingest.landing import landing_files
 from churn_platform.defs.resources import LandingResource, WarehouseResource
+from churn_platform.lib.gates import judge
 from churn_platform.lib.ingest import INGEST_ORDER, FileReport, SourceReport, ingest_source
 from churn_platform.lib.quality import SuiteRunner
 
 
 class IngestConfig(dg.Config):
-    """How much bad data a delivery may carry before downstream models stop trusting it."""
+    """How much bad data a delivery may carry before downstream models stop trusting it: the share of the
+    latest delivery's rows still held in quarantine (see churn_platform/lib/gates.py)."""
 
     max_quarantine_share: float = 0.05
 
@@ -82,7 +84,9 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 f"{f.path}: {f.status}, {f.loaded} rows loaded, {f.quarantined} quarantined{note}"
             )
 
-        report = ingest_source(warehouse.path_obj, landing.root, source, SuiteRunner(), progress=log)
+        report = ingest_source(
+            warehouse.path_obj, landing.root, source, SuiteRunner(), progress=log, notify=context.log.info
+        )
         metadata = _report_metadata(report)
         if report.rejected:
             reasons = "\n".join(f"- {f.reason}" for f in report.rejected)
@@ -91,25 +95,33 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 f"everything else was:\n{reasons}\nFix and re-deliver the file(s), then re-run.",
                 metadata=metadata,
             )
-        seen = report.rows_seen
-        share = report.quarantined_rows / seen if seen else 0.0
-        with warehouse.connect(read_only=True) as con:
+        contract_source = active_contract().sources[source]
+        with warehouse.connect() as con:
+            verdict = judge(con, contract_source, config.max_quarantine_share)
             total = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
         metadata["dagster/row_count"] = dg.MetadataValue.int(int(total))
+        (context.log.info if verdict.passed else context.log.error)(f"quality gate: {verdict.summary()}")
         return dg.MaterializeResult(
             metadata=metadata,
             check_results=[
                 dg.AssetCheckResult(
                     check_name="quality_gate",
-                    passed=share <= config.max_quarantine_share,
+                    passed=verdict.passed,
                     severity=dg.AssetCheckSeverity.ERROR,
                     metadata={
-                        "quarantined_share": dg.MetadataValue.float(round(share, 6)),
+                        "judged_delivery": dg.MetadataValue.text(str(verdict.batch_date or "none")),
+                        "failing_deliveries": dg.MetadataValue.text(
+                            ", ".join(map(str, verdict.failing_batches)) or "none"
+                        ),
+                        "quarantined_share": dg.MetadataValue.float(round(verdict.share, 6)),
                         "max_quarantine_share": dg.MetadataValue.float(config.max_quarantine_share),
-                        "rows_checked": dg.MetadataValue.int(seen),
-                        "broken_rules": metadata["broken_rules"],
+                        "rows_in_judged_delivery": dg.MetadataValue.int(verdict.rows),
+                        "rows_held": dg.MetadataValue.int(verdict.open_quarantine),
+                        "accepted": dg.MetadataValue.text(verdict.accepted or "no"),
+                        "top_rules": dg.MetadataValue.md(verdict.rules_markdown()),
+                        "rows_checked_this_run": dg.MetadataValue.int(report.rows_seen),
                     },
-                    description="quarantined rows are in raw._quarantine with the rule each broke",
+                    description=verdict.summary()[:1000],
                 )
             ],
         )
