@@ -99,6 +99,11 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated addresses of the owning team, emailed through the campaign path.",
     )
+    source_database_url: SecretStr | None = Field(
+        default=None,
+        description="URL of the company's application database read by the connector "
+        "(postgresql://user:password@host:5432/db; a secret: never logged).",
+    )
     host: str = Field(default="127.0.0.1", description="Interface the UIs bind to (localhost by default).")
     dagster_port: int = 3000
     mlflow_port: int = 5000
@@ -162,6 +167,11 @@ class Settings(BaseSettings):
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
+
+    @cached_property
+    def connectors(self) -> Path:
+        """Connector state: dlt's pipeline state (the incremental cursor) and extracted files not yet landed."""
+        return self.data_dir / "connectors"
 
     @cached_property
     def outbox(self) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_dlt import DagsterDltResource
 
 from churn_platform.lib.warehouse import connect as connect_warehouse
 from churn_platform.settings import get_settings
@@ -43,6 +44,15 @@ class LandingResource(dg.ConfigurableResource):
         return Path(self.path)
 
 
+class SourceDatabaseResource(dg.ConfigurableResource):
+    """The company's application database, read by the connector. The URL is a secret: it is configured from
+    the environment (``CHURN_SOURCE_DATABASE_URL``; the Dagster UI shows the variable's name, never its
+    value) and never logged; ``state_dir`` keeps the incremental cursor and the files not yet landed."""
+
+    url: str
+    state_dir: str
+
+
 class ExportsResource(dg.ConfigurableResource):
     """Files the pipeline publishes for readers outside it: Parquet snapshots and the send-ledger export."""
 
@@ -59,6 +69,10 @@ def resources() -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse)),
             "landing": LandingResource(path=str(settings.landing)),
+            "source_database": SourceDatabaseResource(
+                url=dg.EnvVar("CHURN_SOURCE_DATABASE_URL"), state_dir=str(settings.connectors)
+            ),
+            "dlt": DagsterDltResource(),
             "exports": ExportsResource(
                 published_dir=str(settings.published), ledger_export_path=str(settings.ledger_export)
             ),

@@ -13,6 +13,7 @@ TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1",
     "GX_ANALYTICS_ENABLED": "false",
     "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "RUNTIME__DLTHUB_TELEMETRY": "false",  # dlt (the database connector)
 }
 
 DAGSTER_YAML = """\

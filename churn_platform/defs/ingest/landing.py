@@ -8,13 +8,16 @@ from collections import Counter
 import dagster as dg
 import pandas as pd
 
+from churn_platform.defs.ingest.connectors import connector_asset_keys
 from churn_platform.defs.resources import LandingResource, WarehouseResource
 from churn_platform.lib.landing import scan
+from churn_platform.profile import active_profile
 
 
 @dg.asset(
     group_name="ingest",
     kinds={"file"},
+    deps=connector_asset_keys(active_profile()),  # the application database lands files here too
     description="Files delivered to the landing folder, per source; entries that are not understood (a name "
     "that fits no source or batch, a non-regular file) are listed in the metadata and raw._landing_issues.",
 )
