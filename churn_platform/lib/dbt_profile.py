@@ -174,15 +174,16 @@ def write_generated_files(profile: CompanyProfile | None = None, project_dir: Pa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile name or path (default: saas)")
+    parser.add_argument("--project-dir", type=Path, default=DBT_PROJECT_DIR, help="the dbt project folder")
     parser.add_argument("--check", action="store_true", help="only report files that differ (exit 1)")
     args = parser.parse_args(argv)
     profile = load_profile(args.profile)
     if args.check:
-        stale = stale_files(profile)
+        stale = stale_files(profile, args.project_dir)
         for path in stale:
             print(f"{path}: differs from the generator's output for profile {profile.name!r}")
         return 1 if stale else 0
-    for path in write_generated_files(profile):
+    for path in write_generated_files(profile, args.project_dir):
         print(f"wrote {path}")
     return 0
 

@@ -108,12 +108,10 @@ def deliver(
         ).df()
         queued = queue_targets(con, decisions)
         details = con.execute(
-            """select d.customer_id, c.company_name as name, a.email, c.account_manager, d.offer, d.timeline_days,
+            """select d.customer_id, c.company_name as name, c.email, c.account_manager, d.offer, d.timeline_days,
                       d.reason_1, d.reason_2, d.reason_3
                from retention.decisions d
                join dim_customers c using (customer_id)
-               left join (select customer_id, arg_max(email, _batch_date) as email from raw.accounts group by 1) a
-                 using (customer_id)
                where d.decision = 'treat'"""
         ).df()
         report = deliver_pending(con, sender, details, task_webhook=task_webhook)
