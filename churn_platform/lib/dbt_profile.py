@@ -59,7 +59,10 @@ def render_vars_block(profile: CompanyProfile) -> str:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             body = yaml.safe_dump({key: value}, default_flow_style=None, width=WIDTH - 2, sort_keys=False)
         elif isinstance(value, list) and value:
-            items = [yaml.safe_dump(v, default_flow_style=True, width=10_000, sort_keys=False).strip() for v in value]
+            items = [
+                yaml.safe_dump(v, default_flow_style=True, width=10_000, sort_keys=False).strip()
+                for v in value
+            ]
             body = f"{key}:\n" + "".join(f"  - {item}\n" for item in items)
         else:
             body = yaml.safe_dump({key: value}, default_flow_style=False, width=WIDTH - 2, sort_keys=False)
@@ -161,7 +164,9 @@ def stale_files(profile: CompanyProfile | None = None, project_dir: Path = DBT_P
     ]
 
 
-def write_generated_files(profile: CompanyProfile | None = None, project_dir: Path = DBT_PROJECT_DIR) -> list[Path]:
+def write_generated_files(
+    profile: CompanyProfile | None = None, project_dir: Path = DBT_PROJECT_DIR
+) -> list[Path]:
     """Rewrite the generated files that differ; returns those written."""
     written = []
     for path, text in generated_files(profile, project_dir).items():

@@ -44,7 +44,9 @@ class RawWriter:
         columns = self.contract.sources[source].column_names
         for row in rows:
             unknown = sorted(set(row) - set(columns))
-            assert not unknown, f"{source} has no column(s) {unknown} under profile {self.contract.profile.name}"
+            assert not unknown, (
+                f"{source} has no column(s) {unknown} under profile {self.contract.profile.name}"
+            )
         meta = ["_batch_date", "_source_file", "_row_number", "_file_hash", "_ingested_at"]
         names = ", ".join(f'"{c}"' for c in [*columns, *meta])
         marks = ", ".join("?" for _ in [*columns, *meta])
@@ -54,5 +56,11 @@ class RawWriter:
                 number = self._rows.get(source, 0) + 1
                 self._rows[source] = number
                 values = [row.get(c) for c in columns]
-                values += [batch_date, file_name, number, f"hash-{source}-{batch_date}", dt.datetime(2026, 1, 1)]
+                values += [
+                    batch_date,
+                    file_name,
+                    number,
+                    f"hash-{source}-{batch_date}",
+                    dt.datetime(2026, 1, 1),
+                ]
                 con.execute(f"insert into raw.{source} ({names}) values ({marks})", values)

@@ -54,7 +54,14 @@ def test_the_model_graph_is_the_same_for_every_profile(tmp_path: Path) -> None:
     graphs = {}
     for name in ("saas", "social"):
         target = tmp_path / name
-        cmd = [venv_bin("dbt"), "parse", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        cmd = [
+            venv_bin("dbt"),
+            "parse",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ]
         cmd += ["--vars", json.dumps(load_profile(name).dbt_vars()), "--target-path", str(target)]
         env = {**os.environ, "CHURN_WAREHOUSE_PATH": str(tmp_path / "unused.duckdb")}
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -77,7 +84,9 @@ def _materialize(warehouse: Path) -> dg.ExecuteInProcessResult:
     )
 
 
-def test_materialize_for_a_company_of_another_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_materialize_for_a_company_of_another_profile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Under CHURN_COMPANY_PROFILE=social the asset passes the social vars: every check is one Dagster knows,
     and the marts have the social company's columns."""
     warehouse = tmp_path / "warehouse.duckdb"
@@ -86,7 +95,8 @@ def test_materialize_for_a_company_of_another_profile(tmp_path: Path, monkeypatc
     result = _materialize(warehouse)
     assert result.success
     checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks)
+    assert checks
+    assert all(c.passed for c in checks)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         columns = [r[0] for r in con.execute("describe main.ml_scoring_set").fetchall()]
     assert {"video_view_seconds_30d", "tip_value_change_pct", "age", "platform"} <= set(columns)

@@ -98,5 +98,7 @@ def test_customer_value_and_contacts_come_from_the_marts_alone(built: BuiltWareh
         dim = con.execute("select customer_id, email, as_of_date from dim_customers order by 1").df()
     assert dim["email"].tolist() == latest["email"].tolist()
     assert set(pd.to_datetime(dim["as_of_date"])) == {pd.Timestamp("2025-07-01")}
-    values = value_customers(marts_only, load_policy(PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml"))
+    values = value_customers(
+        marts_only, load_policy(PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml")
+    )
     assert len(values) == int((~built.query("select is_churned from dim_customers")["is_churned"]).sum())

@@ -42,7 +42,10 @@ def raw(built: BuiltWarehouse) -> dict[str, pd.DataFrame]:
 
 def test_behaviour_features_per_event_type(behaviour: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
     s = pd.Timestamp(SNAPSHOT)
-    assert list(behaviour.columns) == ["snapshot_date", *(f.name for f in behaviour_features(load_profile("saas")))]
+    assert list(behaviour.columns) == [
+        "snapshot_date",
+        *(f.name for f in behaviour_features(load_profile("saas"))),
+    ]
     events = raw["usage_events"].drop_duplicates("event_id")
     events = events[events["event_ts"] < s]  # only the past
     last30 = events[events["event_ts"] >= s - pd.Timedelta(days=30)]

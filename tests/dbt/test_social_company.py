@@ -187,14 +187,22 @@ def test_behaviour_counts_per_event_type(built: BuiltWarehouse) -> None:
     silent = built.query(
         "select * from fct_behaviour_features where customer_id = 'u2' and snapshot_date = ?", [APRIL]
     ).iloc[0]
-    counts = [f.name for f in behaviour_features(load_profile("social")) if f.kind in ("count_30d", "count_prev_30d")]
+    counts = [
+        f.name
+        for f in behaviour_features(load_profile("social"))
+        if f.kind in ("count_30d", "count_prev_30d")
+    ]
     assert (silent[counts] == 0).all()
     assert silent[["events_change_pct", "days_since_last_event", "post_per_active_day"]].isna().all()
 
 
 def test_attributes_at_their_value_on_the_snapshot_date(built: BuiltWarehouse) -> None:
     attributes = built.query("select * from fct_attribute_features order by customer_id, snapshot_date")
-    assert list(attributes.columns) == ["customer_id", "snapshot_date", *attribute_features(load_profile("social"))]
+    assert list(attributes.columns) == [
+        "customer_id",
+        "snapshot_date",
+        *attribute_features(load_profile("social")),
+    ]
     attributes["snapshot_date"] = pd.to_datetime(attributes["snapshot_date"]).dt.date
     u1 = attributes[attributes["customer_id"] == "u1"].set_index("snapshot_date")
     assert u1.loc[APRIL, ["platform", "notifications_enabled"]].tolist() == ["ios", True]
@@ -202,13 +210,20 @@ def test_attributes_at_their_value_on_the_snapshot_date(built: BuiltWarehouse) -
     assert u1.loc[APRIL, "age"] == pytest.approx((APRIL - DATE_OF_BIRTH).days / 365.25)
     assert 30 < u1.loc[MAY, "age"] < 31
     u2 = attributes[attributes["customer_id"] == "u2"]
-    assert u2["age"].isna().all() and (u2["platform"] == "web").all()
+    assert u2["age"].isna().all()
+    assert (u2["platform"] == "web").all()
 
 
 def test_sources_not_delivered_give_zeros_and_nulls(built: BuiltWarehouse) -> None:
     features = built.query("select * from fct_customer_features where customer_id = 'u1'")
     assert len(features) == 3  # March, April, May
-    zero = ["late_payments_90d", "failed_payments_90d", "tickets_30d", "unresolved_tickets", "escalations_30d"]
+    zero = [
+        "late_payments_90d",
+        "failed_payments_90d",
+        "tickets_30d",
+        "unresolved_tickets",
+        "escalations_30d",
+    ]
     assert (features[zero] == 0).all().all()
     assert features[["latest_nps", "nps_trend", "oldest_unresolved_ticket_days"]].isna().all().all()
     assert (features["mrr"] == 9.99).all()

@@ -8,7 +8,6 @@ with the new subscription's MRR, and each spell has its own labels; an account m
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -44,7 +43,13 @@ def _account(customer_id: str, signup: dt.date, updated: dt.date, **changes: obj
 
 
 def _period(
-    subscription_id: str, customer_id: str, start: dt.date, mrr: float, change_type: str, plan: str = "pro", **kw: object
+    subscription_id: str,
+    customer_id: str,
+    start: dt.date,
+    mrr: float,
+    change_type: str,
+    plan: str = "pro",
+    **kw: object,
 ) -> dict[str, object]:
     return {
         "subscription_id": subscription_id,
@@ -61,7 +66,12 @@ def _period(
 
 def _logins(customer_id: str, days: list[dt.date]) -> list[dict[str, object]]:
     return [
-        {"event_id": f"{customer_id}-{d}-{i}", "customer_id": customer_id, "event_ts": _ts(d, 9), "event_type": "login"}
+        {
+            "event_id": f"{customer_id}-{d}-{i}",
+            "customer_id": customer_id,
+            "event_ts": _ts(d, 9),
+            "event_type": "login",
+        }
         for i, d in enumerate(days)
     ]
 
@@ -78,7 +88,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     raw.write(
         "subscriptions",
         D(2025, 3, 2),
-        [_period("b1", "back", D(2024, 11, 1), 100.0, "new", cancel_date=D(2025, 3, 1), updated=D(2025, 3, 1))],
+        [
+            _period(
+                "b1", "back", D(2024, 11, 1), 100.0, "new", cancel_date=D(2025, 3, 1), updated=D(2025, 3, 1)
+            )
+        ],
     )
     raw.write(
         "subscriptions",
@@ -93,7 +107,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
         D(2025, 10, 1),
         [
             _account(
-                "managed", D(2025, 1, 10), D(2025, 9, 20), segment="enterprise", account_manager="Ada Lovelace"
+                "managed",
+                D(2025, 1, 10),
+                D(2025, 9, 20),
+                segment="enterprise",
+                account_manager="Ada Lovelace",
             )
         ],
     )
@@ -103,7 +121,11 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     raw.write(
         "subscriptions",
         D(2025, 5, 1),
-        [_period("g1", "gone", D(2025, 1, 5), 80.0, "new", cancel_date=D(2025, 4, 20), updated=D(2025, 4, 20))],
+        [
+            _period(
+                "g1", "gone", D(2025, 1, 5), 80.0, "new", cancel_date=D(2025, 4, 20), updated=D(2025, 4, 20)
+            )
+        ],
     )
     raw.write("usage_events", D(2025, 10, 1), _logins("managed", [D(2025, 9, 30)]))
 
@@ -123,8 +145,16 @@ def _rows(built: BuiltWarehouse, sql: str) -> pd.DataFrame:
 def test_a_reactivated_customer_is_absent_between_spells_and_scored_again_with_the_new_mrr(
     built: BuiltWarehouse,
 ) -> None:
-    spine = _rows(built, "select * from int_customer_snapshots where customer_id = 'back' order by snapshot_date")
-    assert spine["snapshot_date"].tolist() == [D(2025, 2, 1), D(2025, 3, 1), D(2025, 8, 1), D(2025, 9, 1), D(2025, 10, 1)]
+    spine = _rows(
+        built, "select * from int_customer_snapshots where customer_id = 'back' order by snapshot_date"
+    )
+    assert spine["snapshot_date"].tolist() == [
+        D(2025, 2, 1),
+        D(2025, 3, 1),
+        D(2025, 8, 1),
+        D(2025, 9, 1),
+        D(2025, 10, 1),
+    ]
     assert spine["spell_number"].tolist() == [1, 1, 2, 2, 2]
 
     features = _rows(
@@ -186,9 +216,18 @@ def test_an_account_manager_assigned_in_september_is_not_seen_in_june(built: Bui
 
 def test_dim_customers_is_the_latest_state(built: BuiltWarehouse) -> None:
     dim = _rows(built, "select * from dim_customers order by customer_id").set_index("customer_id")
-    assert dim.loc["back", ["is_churned", "current_mrr", "spells", "plan"]].tolist() == [False, 120.0, 2, "basic"]
+    assert dim.loc["back", ["is_churned", "current_mrr", "spells", "plan"]].tolist() == [
+        False,
+        120.0,
+        2,
+        "basic",
+    ]
     assert pd.isna(dim.loc["back", "cancel_date"])
-    assert dim.loc["gone", ["is_churned", "current_mrr", "cancel_date"]].tolist() == [True, 0.0, D(2025, 4, 20)]
+    assert dim.loc["gone", ["is_churned", "current_mrr", "cancel_date"]].tolist() == [
+        True,
+        0.0,
+        D(2025, 4, 20),
+    ]
     assert dim.loc["managed", ["segment", "account_manager", "has_account_manager"]].tolist() == [
         "enterprise",
         "Ada Lovelace",
