@@ -66,12 +66,26 @@ windowed as (
 
 ),
 
+-- days with any event in the last 30 (two plain aggregations: a count(distinct) over the wide windowed rows
+-- costs more than both)
+active_days as (
+
+    select customer_id, snapshot_date, count(*) as active_days_30d
+    from (
+        select customer_id, snapshot_date, activity_date
+        from windowed
+        where in_last_30d
+        group by customer_id, snapshot_date, activity_date
+    ) as days
+    group by customer_id, snapshot_date
+
+),
+
 windows as (
 
     select
         customer_id,
         snapshot_date,
-        count(distinct case when in_last_30d then activity_date end) as active_days_30d,
         {%- for base, event_type, is_measure in bases %}
         {%- set value = 'measure_total' if is_measure else 'events' %}
         {%- set of_type = ("event_type = '" ~ event_type ~ "' and ") if event_type else '' %}
@@ -150,7 +164,7 @@ joined as (
         spine.customer_id,
         spine.snapshot_date,
         {{ dbt.datediff('accounts.signup_date', 'spine.snapshot_date', 'day') }} as tenure_days,
-        coalesce(windows.active_days_30d, 0) as active_days_30d,
+        coalesce(active_days.active_days_30d, 0) as active_days_30d,
         {%- for base, event_type, is_measure in bases %}
         coalesce(windows.{{ base }}_30d, 0) as {{ base }}_30d,
         coalesce(windows.{{ base }}_prev_30d, 0) as {{ base }}_prev_30d,
@@ -165,6 +179,9 @@ joined as (
     left join windows
         on spine.customer_id = windows.customer_id
         and spine.snapshot_date = windows.snapshot_date
+    left join active_days
+        on spine.customer_id = active_days.customer_id
+        and spine.snapshot_date = active_days.snapshot_date
     left join recency
         on spine.customer_id = recency.customer_id
         and spine.snapshot_date = recency.snapshot_date
