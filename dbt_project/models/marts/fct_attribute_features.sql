@@ -25,7 +25,7 @@ final as (
         cast(spine.customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(spine.snapshot_date as date) as snapshot_date
         {%- for attribute in attributes %},
-        {%- set column = 'versions.' ~ attribute['name'] %}
+        {%- set column = 'versions.' ~ adapter.quote(attribute['name']) %}
         {%- if attribute['type'] == 'numeric' %}
         cast({{ column }} as {{ type_double() }})
         {%- elif attribute['type'] == 'categorical' %}
@@ -37,7 +37,7 @@ final as (
         {%- else %}
         {{ exceptions.raise_compiler_error("var customer_attributes: attribute " ~ attribute['name']
             ~ " has unknown type " ~ attribute['type'] ~ "; known: numeric, categorical, boolean, date") }}
-        {%- endif %} as {{ attribute['feature'] }}
+        {%- endif %} as {{ adapter.quote(attribute['feature']) }}
         {%- endfor %}
 
     from spine

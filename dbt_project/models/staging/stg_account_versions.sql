@@ -1,6 +1,7 @@
 -- Every delivered version of every CRM account, renamed and typed, with the company's extra attributes
--- (var customer_attributes) passed through. Two deliveries with the same updated_at are one version: the copy
--- from the latest batch is kept. Point-in-time features read these versions (int_account_versions).
+-- (var customer_attributes; quoted, as a name may be an SQL keyword) passed through. Two deliveries with the
+-- same updated_at are one version: the copy from the latest batch is kept. Point-in-time features read these
+-- versions (int_account_versions).
 with
 
 source as (
@@ -38,7 +39,7 @@ final as (
         nullif(trim(account_manager), '') as account_manager,
         onboarding_completed_at as onboarding_completed_on,
         {%- for attribute in var('customer_attributes') %}
-        {{ attribute['name'] }},
+        {{ adapter.quote(attribute['name']) }},
         {%- endfor %}
         updated_at,
         _batch_date as batch_date

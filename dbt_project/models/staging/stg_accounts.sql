@@ -33,7 +33,7 @@ final as (
         account_manager,
         onboarding_completed_on,
         {%- for attribute in var('customer_attributes') %}
-        {{ attribute['name'] }},
+        {{ adapter.quote(attribute['name']) }},
         {%- endfor %}
         updated_at,
         batch_date
