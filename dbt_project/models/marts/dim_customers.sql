@@ -64,7 +64,6 @@ final as (
     select
         cast(accounts.customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(accounts.company_name as {{ dbt.type_string() }}) as company_name,
-        cast(accounts.email as {{ dbt.type_string() }}) as email,
         cast(accounts.country as {{ dbt.type_string() }}) as country,
         cast(accounts.segment as {{ dbt.type_string() }}) as segment,
         cast(coalesce(latest_period.plan, accounts.current_plan) as {{ dbt.type_string() }}) as plan,
@@ -75,6 +74,12 @@ final as (
         cast(accounts.onboarding_completed_on as date) as onboarding_completed_on,
         cast(accounts.marketing_consent as {{ dbt.type_boolean() }}) as marketing_consent,
         cast(accounts.is_unsubscribed as {{ dbt.type_boolean() }}) as is_unsubscribed,
+        cast(accounts.email as {{ dbt.type_string() }}) as email,
+        cast(accounts.phone as {{ dbt.type_string() }}) as phone,
+        cast(accounts.sms_consent as {{ dbt.type_boolean() }}) as sms_consent,
+        cast(accounts.push_consent as {{ dbt.type_boolean() }}) as push_consent,
+        cast(accounts.language as {{ dbt.type_string() }}) as language,
+        cast(accounts.time_zone as {{ dbt.type_string() }}) as time_zone,
         cast(
             case when latest_spell.spell_end_date is null then latest_period.mrr else 0 end
             as {{ type_double() }}

@@ -38,6 +38,11 @@ final as (
         unsubscribed as is_unsubscribed,
         nullif(trim(account_manager), '') as account_manager,
         onboarding_completed_at as onboarding_completed_on,
+        nullif(trim(phone), '') as phone,
+        sms_consent,
+        push_consent,
+        nullif(trim(language), '') as language,
+        nullif(trim(time_zone), '') as time_zone,
         {%- for attribute in var('customer_attributes') %}
         {{ adapter.quote(attribute['name']) }},
         {%- endfor %}

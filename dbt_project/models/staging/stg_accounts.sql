@@ -32,6 +32,11 @@ final as (
         is_unsubscribed,
         account_manager,
         onboarding_completed_on,
+        phone,
+        sms_consent,
+        push_consent,
+        language,
+        time_zone,
         {%- for attribute in var('customer_attributes') %}
         {{ adapter.quote(attribute['name']) }},
         {%- endfor %}
