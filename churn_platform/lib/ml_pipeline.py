@@ -224,12 +224,11 @@ def value_customers(warehouse: Path, policy: ChurnPolicy) -> pd.DataFrame:
     customers = read_table(
         warehouse,
         """
-        with as_of as (select max(_batch_date) as as_of_date from raw.accounts)
         select customer_id, plan, segment, coalesce(current_mrr, 0) as mrr,
                greatest(date_diff('day', signup_date, coalesce(cancel_date, as_of_date)), 1) / 30.44
                    as tenure_months,
                is_churned as churned
-        from dim_customers, as_of where signup_date is not null
+        from dim_customers where signup_date is not null
         """,
     )
     if customers.empty:
