@@ -18,11 +18,13 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from churn_platform.cli import app
-from churn_platform.contract import SOURCES
+from churn_platform.contract import contract_named
 from churn_platform.lib.landing import discover
 from churn_platform.simulate.config import SimulationConfig
 from churn_platform.simulate.engine import SimulationSummary, simulate
 from tests.conftest import make_company
+
+SOURCES = contract_named("saas").sources
 
 
 def _digest(folder: Path) -> dict[str, str]:
