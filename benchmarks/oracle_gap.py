@@ -133,7 +133,8 @@ def landing_features(root: Path, profile: Any) -> pd.DataFrame:
         from truth t asof join periods p on p.customer_id = t.customer_id and t.s > p.start_date""").df()
     frames = [totals, accounts, subs]
     if profile.delivers("support_tickets"):
-        frames.append(con.execute(f"""
+        frames.append(
+            con.execute(f"""
             with tk as (select * from read_parquet('{land}/support_tickets/*/*.parquet')
                 qualify row_number() over (partition by ticket_id order by updated_at desc) = 1)
             select t.customer_id, t.s,
@@ -144,9 +145,11 @@ def landing_features(root: Path, profile: Any) -> pd.DataFrame:
                     as escalated_30d,
                 count(k.ticket_id) filter (where k.opened_at >= t.s - interval 30 day) as tickets_30d
             from truth t left join tk k on k.customer_id = t.customer_id and k.opened_at < t.s
-            group by t.customer_id, t.s""").df())
+            group by t.customer_id, t.s""").df()
+        )
     if profile.delivers("invoices"):
-        frames.append(con.execute(f"""
+        frames.append(
+            con.execute(f"""
             with inv as (select * from read_parquet('{land}/invoices/*/*.parquet')
                 qualify row_number() over (partition by invoice_id order by updated_at desc) = 1)
             select t.customer_id, t.s,
@@ -156,15 +159,18 @@ def landing_features(root: Path, profile: Any) -> pd.DataFrame:
                     as late_90d
             from truth t left join inv i on i.customer_id = t.customer_id and i.due_date < t.s
               and i.updated_at < t.s
-            group by all""").df())
+            group by all""").df()
+        )
     if profile.delivers("nps_responses"):
-        frames.append(con.execute(f"""
+        frames.append(
+            con.execute(f"""
             with n as (select *, lag(score) over (partition by customer_id order by responded_at) as prev
                        from read_parquet('{land}/nps_responses/*/*.parquet'))
             select t.customer_id, t.s, arg_max(n.score, n.responded_at) as nps_last,
                 arg_max(n.prev, n.responded_at) as nps_prev
             from truth t join n on n.customer_id = t.customer_id and n.responded_at < t.s
-            group by all""").df())
+            group by all""").df()
+        )
     df = con.execute("select * from truth").df()
     for frame in frames:
         df = df.merge(frame, on=["customer_id", "s"], how="left")
@@ -181,19 +187,27 @@ def landing_features(root: Path, profile: Any) -> pd.DataFrame:
         t = e.name
         df[f"{t}_30d"] = df.get(f"{t}__c30", 0).fillna(0)
         df[f"{t}_prev_30d"] = df.get(f"{t}__c60", 0).fillna(0)
-        df[f"{t}_change_pct"] = 100 * (df[f"{t}_30d"] - df[f"{t}_prev_30d"]) / df[f"{t}_prev_30d"].where(
-            df[f"{t}_prev_30d"] > 0
+        df[f"{t}_change_pct"] = (
+            100 * (df[f"{t}_30d"] - df[f"{t}_prev_30d"]) / df[f"{t}_prev_30d"].where(df[f"{t}_prev_30d"] > 0)
         )
         df[f"days_since_last_{t}"] = df.get(f"{t}__since")
         df[f"{t}_per_active_day"] = df[f"{t}_30d"] / active
-        per_type_cols += [f"{t}_30d", f"{t}_prev_30d", f"{t}_change_pct", f"days_since_last_{t}", f"{t}_per_active_day"]
+        per_type_cols += [
+            f"{t}_30d",
+            f"{t}_prev_30d",
+            f"{t}_change_pct",
+            f"days_since_last_{t}",
+            f"{t}_per_active_day",
+        ]
         m = {"duration": "secs", "value": "val"}.get(e.measure)
         if m:
             df[f"{t}_{m}_30d"] = df.get(f"{t}__{m}30", 0).fillna(0)
             df[f"{t}_{m}_prev_30d"] = df.get(f"{t}__{m}60", 0).fillna(0)
             per_type_cols += [f"{t}_{m}_30d", f"{t}_{m}_prev_30d"]
-    df["events_change_pct"] = 100 * (df["events_30d"] - df["events_prev_30d"]) / df["events_prev_30d"].where(
-        df["events_prev_30d"] > 0
+    df["events_change_pct"] = (
+        100
+        * (df["events_30d"] - df["events_prev_30d"])
+        / df["events_prev_30d"].where(df["events_prev_30d"] > 0)
     )
     df["events_30d_tenure_scaled"] = df["events_30d"] * 30 / df["tenure_days"].clip(lower=1, upper=30)
     for a in profile.attributes:
@@ -283,10 +297,16 @@ def landing_gap(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--profile", default=None, help="Measure the simulator's learnability for this profile.")
-    parser.add_argument("--landing", type=Path, default=None, help="Root of a simulated company (landing/ ...).")
+    parser.add_argument(
+        "--profile", default=None, help="Measure the simulator's learnability for this profile."
+    )
+    parser.add_argument(
+        "--landing", type=Path, default=None, help="Root of a simulated company (landing/ ...)."
+    )
     parser.add_argument("--simulate", action="store_true", help="Simulate the company first.")
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--months", type=int, default=12)

@@ -89,9 +89,6 @@ def simulate(
     landing = out / "landing" if out else settings.landing
     truth = out / "ground_truth" if out else settings.ground_truth
     default_ledger = settings.data_dir / "exports" / "send_ledger.parquet"
-    if force and advance_months is None:
-        for path in (landing, truth):
-            shutil.rmtree(path, ignore_errors=True)
     try:
         company = load_simulated_company(profile)
         config = SimulationConfig(
@@ -109,6 +106,9 @@ def simulate(
         )
     except (ValidationError, ValueError) as exc:
         raise _fail(str(exc)) from exc
+    if force and advance_months is None:  # only once the request is known to be valid
+        for path in (landing, truth):
+            shutil.rmtree(path, ignore_errors=True)
     n_months = advance_months if advance_months is not None else months
     started = time.perf_counter()
     with Progress(

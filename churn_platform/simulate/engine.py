@@ -196,7 +196,9 @@ def _add_customers(
     a["base_rate"] = p.events.median_per_month * np.exp(rng.normal(shift, p.events.rate_sd))
     a["frailty"] = rng.normal(0, p.hazard.frailty_sd, size=k)
     if p.payments is not None:
-        fail = rng.beta(*p.payments.fail_beta, size=k) * company.segment_table(p.payments.fail_factor, 1.0)[seg]
+        fail = (
+            rng.beta(*p.payments.fail_beta, size=k) * company.segment_table(p.payments.fail_factor, 1.0)[seg]
+        )
         a["pay_fail"] = np.clip(fail, 0, p.payments.fail_cap)
     seat_sd = np.array([s.seat_sd for s in segments])[seg]
     seats = company.seat_median[seg] * np.exp(rng.normal(0, 1, size=k) * seat_sd)
@@ -210,7 +212,7 @@ def _add_customers(
     # Heterogeneous by design: some are persuadable (by one offer more than others), most are unmoved,
     # a few are put off by any contact ("sleeping dogs").
     e = p.effects
-    arche = rng.choice(3, size=k, p=company.probabilities(ARCHETYPES, dict(e.archetypes)))
+    arche = rng.choice(3, size=k, p=company.probabilities(ARCHETYPES, e.archetypes))
     price_sens = np.log(a["mrr"] / (price * company.seat_median[seg]))
     learner = rng.normal(0, 1, size=k)
     noise = rng.normal(0, e.noise_sd, size=(k, len(INTERVENTIONS)))
@@ -436,7 +438,9 @@ def read_ledger(path: Path | None) -> pa.Table | None:
     if path.suffix == ".csv":
         import pyarrow.csv as pacsv
 
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types={"customer_id": pa.string()}))
+        table = pacsv.read_csv(
+            path, convert_options=pacsv.ConvertOptions(column_types={"customer_id": pa.string()})
+        )
     else:
         table = pq.read_table(path)
     missing = {"customer_id", "intervention", "snapshot_date"} - set(table.column_names)
@@ -744,9 +748,12 @@ class Simulator:
         specs = [self.params.events.types[t] for t in types]
         feature_values = company.feature_values
         detail_codes = [
-            None if s.details is None else np.array([feature_values.index(v) for v in s.details]) for s in specs
+            None if s.details is None else np.array([feature_values.index(v) for v in s.details])
+            for s in specs
         ]
-        detail_p = [None if s.details is None else company.probabilities(tuple(s.details), s.details) for s in specs]
+        detail_p = [
+            None if s.details is None else company.probabilities(tuple(s.details), s.details) for s in specs
+        ]
         measures = [company.profile.event_type(t).measure for t in types]
         uuid_ids = self.params.ids.event_ids == "uuid"
         for t in types:
@@ -858,9 +865,13 @@ class Simulator:
         if outage is not None:
             escalate_p = escalate_p + outage.escalation
         escalated = rng.random(k) < escalate_p
-        hours = rng.lognormal(np.log(np.array([p.resolution_hours for p in prio])[priority]), spec.resolution_sigma)
+        hours = rng.lognormal(
+            np.log(np.array([p.resolution_hours for p in prio])[priority]), spec.resolution_sigma
+        )
         stuck = rng.random(k) < spec.stuck_share + spec.stuck_if_escalated * escalated
-        hours = np.where(stuck, rng.uniform(spec.stuck_days.low * 24, spec.stuck_days.high * 24, size=k), hours)
+        hours = np.where(
+            stuck, rng.uniform(spec.stuck_days.low * 24, spec.stuck_days.high * 24, size=k), hours
+        )
         resolved = opened + (hours * HOUR_US).astype(np.int64)
         rated = rng.random(k) < spec.rated_share
         sat = np.clip(np.round(4.6 - 0.35 * np.log1p(hours / 24) + rng.normal(0, 0.8, k)), 1, 5).astype(
@@ -939,7 +950,8 @@ class Simulator:
         pick = rng.random(k)
         has_comment = rng.random(k) < spec.comment_share
         comment = [
-            texts[b][int(p * len(texts[b]))] if c else None for b, p, c in zip(band, pick, has_comment, strict=True)
+            texts[b][int(p * len(texts[b]))] if c else None
+            for b, p, c in zip(band, pick, has_comment, strict=True)
         ]
         a["nps_prev"][idx] = a["nps_last"][idx]
         a["nps_last"][idx] = score.astype("int8")
@@ -1069,7 +1081,9 @@ class Simulator:
         plan_s = a["plan"][staying]
         p_down = np.where(a[_declining_key(primary)][staying], pc_.downgrade_if_declining, pc_.downgrade)
         p_down = p_down * (plan_s > 0)
-        p_up = np.where(a[_health_key(primary)][staying] > pc_.healthy_above, pc_.upgrade_if_healthy, pc_.upgrade)
+        p_up = np.where(
+            a[_health_key(primary)][staying] > pc_.healthy_above, pc_.upgrade_if_healthy, pc_.upgrade
+        )
         p_up = p_up * (plan_s < len(self.company.plans) - 1)
         u = rng.random(len(staying))
         kind_of = np.full(len(staying), -1, dtype=np.int64)
@@ -1130,10 +1144,14 @@ class Simulator:
         if p.onboarding is not None:
             ob = p.onboarding
             win_start = np.maximum(a["signup_day"][new_idx], d0)
-            completes = rng.random(len(new_idx)) < self.company.segment_table(ob.completion)[a["segment"][new_idx]]
+            completes = (
+                rng.random(len(new_idx)) < self.company.segment_table(ob.completion)[a["segment"][new_idx]]
+            )
             took = rng.integers(int(ob.days.low), int(ob.days.high), size=int(completes.sum()))
             a["onboard_day"][new_idx[completes]] = win_start[completes] + took
-            onboarded_now = np.flatnonzero((a["onboard_day"] >= d0) & (a["onboard_day"] < d1) & (a["status"] >= 1))
+            onboarded_now = np.flatnonzero(
+                (a["onboard_day"] >= d0) & (a["onboard_day"] < d1) & (a["status"] >= 1)
+            )
             reasons.append((onboarded_now, a["onboard_day"][onboarded_now]))
         unsub_p = p.unsubscribe.base + p.unsubscribe.if_declining * a[_declining_key(primary)][active]
         unsub = active[(rng.random(len(active)) < unsub_p) & ~a["unsubscribed"][active]]
@@ -1159,7 +1177,9 @@ class Simulator:
             else:
                 a[key][moved] = _draw_attribute(self.company, attr.name, rng, a["signup_day"][moved])
             reasons.append((moved, d0 + rng.integers(0, length, size=len(moved))))
-        base = np.flatnonzero((a["status"] >= 1) & (a["signup_day"] < d0)) if m == 0 else np.zeros(0, np.int64)
+        base = (
+            np.flatnonzero((a["status"] >= 1) & (a["signup_day"] < d0)) if m == 0 else np.zeros(0, np.int64)
+        )
         touched = np.unique(np.concatenate([base, new_idx, *(r[0] for r in reasons)]))
         upd = np.maximum(a["signup_day"][touched], d0)
         for who, day in reasons:

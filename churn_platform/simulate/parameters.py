@@ -258,7 +258,9 @@ class Payments(_Strict):
     """Invoices and their payment (only for companies that deliver ``invoices``)."""
 
     fail_beta: tuple[float, float] = (1.2, 30.0)
-    fail_factor: Weights = Field(default_factory=dict, description="Segment -> multiplier of the fail chance.")
+    fail_factor: Weights = Field(
+        default_factory=dict, description="Segment -> multiplier of the fail chance."
+    )
     fail_cap: float = Field(default=0.5, ge=0, le=1)
     recovered_share: float = Field(default=0.5, ge=0, le=1)
     late_share: float = Field(default=0.06, ge=0, le=1)
@@ -400,17 +402,18 @@ class InterventionEffect(_Strict):
 
 
 class Effects(_Strict):
-    archetypes: dict[Literal["persuadable", "unmoved", "sleeping_dog"], float]
+    archetypes: Weights = Field(description="Shares of persuadable, unmoved and sleeping_dog customers.")
     sleeping_dog_harm: Range = Range(low=0.15, high=0.4)
     noise_sd: float = Field(default=0.05, ge=0)
     interventions: dict[str, InterventionEffect]
 
     @model_validator(mode="after")
     def _complete(self) -> Effects:
-        missing = [k for k in ("persuadable", "unmoved", "sleeping_dog") if k not in self.archetypes]
-        if missing:
-            raise ValueError(f"archetypes need a share for {', '.join(missing)}")
-        _positive_weights(dict(self.archetypes))
+        kinds = ("persuadable", "unmoved", "sleeping_dog")
+        missing = [k for k in kinds if k not in self.archetypes]
+        if missing or set(self.archetypes) - set(kinds):
+            raise ValueError(f"archetypes need exactly a share for each of {', '.join(kinds)}")
+        _positive_weights(self.archetypes)
         unknown = sorted(set(self.interventions) - set(INTERVENTIONS))
         missing = [i for i in INTERVENTIONS if i not in self.interventions]
         if unknown or missing:
@@ -426,7 +429,9 @@ class PriceRise(_Strict):
     factor: float = Field(default=1.25, gt=0, description="MRR multiplier, for good.")
     shock: float = Field(default=0.6, description="Extra churn log-odds in the month of the rise.")
     after: float = Field(default=0.3, description="... and in the month after.")
-    segment: Weights = Field(default_factory=dict, description="Segment -> weight of the reaction (default 1).")
+    segment: Weights = Field(
+        default_factory=dict, description="Segment -> weight of the reaction (default 1)."
+    )
 
 
 class Outage(_Strict):
@@ -483,7 +488,9 @@ class SimulationParameters(_Strict):
 # ---------------------------------------------------------------------- checks against the profile
 
 
-def _check_names(problems: list[str], key: str, names: object, allowed: tuple[str, ...] | None, what: str) -> None:
+def _check_names(
+    problems: list[str], key: str, names: object, allowed: tuple[str, ...] | None, what: str
+) -> None:
     if allowed is None:
         return
     unknown = sorted(str(n) for n in names if n not in allowed)  # type: ignore[attr-defined]
@@ -498,17 +505,29 @@ def _check(profile: CompanyProfile, p: SimulationParameters) -> list[str]:
     s = "simulation"
     plans, segments = tuple(p.plans), tuple(p.segments)
     _check_names(problems, f"{s}.plans", p.plans, profile.allowed_values("plan"), "a plan of the profile")
-    _check_names(problems, f"{s}.segments", p.segments, profile.allowed_values("segment"), "a segment of the profile")
-    _check_names(problems, f"{s}.countries", p.countries, profile.allowed_values("country"), "an allowed country")
     _check_names(
-        problems, f"{s}.channels", p.channels, profile.allowed_values("acquisition_channel"), "a channel of the profile"
+        problems, f"{s}.segments", p.segments, profile.allowed_values("segment"), "a segment of the profile"
+    )
+    _check_names(
+        problems, f"{s}.countries", p.countries, profile.allowed_values("country"), "an allowed country"
+    )
+    _check_names(
+        problems,
+        f"{s}.channels",
+        p.channels,
+        profile.allowed_values("acquisition_channel"),
+        "a channel of the profile",
     )
     for name, seg in p.segments.items():
-        _check_names(problems, f"{s}.segments.{name}.plan_mix", seg.plan_mix, plans, "a plan of this simulation")
+        _check_names(
+            problems, f"{s}.segments.{name}.plan_mix", seg.plan_mix, plans, "a plan of this simulation"
+        )
     if p.account_managers:
         for part in ("at_signup", "monthly"):
             got = getattr(p.account_managers, part)
-            _check_names(problems, f"{s}.account_managers.{part}", got, segments, "a segment of this simulation")
+            _check_names(
+                problems, f"{s}.account_managers.{part}", got, segments, "a segment of this simulation"
+            )
     if p.onboarding:
         _check_names(problems, f"{s}.onboarding.completion", p.onboarding.completion, segments, "a segment")
     # engagement and events
@@ -536,7 +555,11 @@ def _check(profile: CompanyProfile, p: SimulationParameters) -> list[str]:
             if measure != "none" and et.measure is None:
                 problems.append(f"{key}.measure: required, the profile measures {name} by {measure}")
     # optional sources
-    for section, source in (("tickets", "support_tickets"), ("payments", "invoices"), ("nps", "nps_responses")):
+    for section, source in (
+        ("tickets", "support_tickets"),
+        ("payments", "invoices"),
+        ("nps", "nps_responses"),
+    ):
         given = getattr(p, section) is not None
         if profile.delivers(source) and not given:
             problems.append(f"{s}.{section}: required, the profile delivers {source}")
@@ -598,11 +621,11 @@ def _check(profile: CompanyProfile, p: SimulationParameters) -> list[str]:
     _check_names(problems, f"{hk}.plan", h.plan, plans, "a plan of this simulation")
     _check_names(problems, f"{hk}.segment", h.segment, segments, "a segment of this simulation")
     _check_names(problems, f"{hk}.channel", h.channel, tuple(p.channels), "a channel of this simulation")
-    for i, term in enumerate((*h.usage, *h.recency)):
-        part = "usage" if i < len(h.usage) else "recency"
-        j = i if i < len(h.usage) else i - len(h.usage)
-        if term.events != "all":
-            _check_names(problems, f"{hk}.{part}.{j}.events", term.events, types, "an event type of the profile")
+    named = [("usage", i, t.events) for i, t in enumerate(h.usage)]
+    named += [("recency", i, t.events) for i, t in enumerate(h.recency)]
+    for part, i, events in named:
+        if events != "all":
+            _check_names(problems, f"{hk}.{part}.{i}.events", events, types, "an event type of the profile")
     if h.onboarding_incomplete is not None and p.onboarding is None:
         problems.append(f"{hk}.onboarding_incomplete: needs simulation.onboarding")
     if h.account_manager and p.account_managers is None:
@@ -626,14 +649,24 @@ def _check(profile: CompanyProfile, p: SimulationParameters) -> list[str]:
             _check_names(problems, f"{key}.values", ah.values, attrs[name].values, f"a value of {name}")
     # effects and drift
     for name, eff in p.effects.interventions.items():
-        _check_names(problems, f"{s}.effects.interventions.{name}.segment", eff.segment, segments, "a segment")
+        _check_names(
+            problems, f"{s}.effects.interventions.{name}.segment", eff.segment, segments, "a segment"
+        )
     if p.drift.price_rise:
-        _check_names(problems, f"{s}.drift.price_rise.segment", p.drift.price_rise.segment, segments, "a segment")
+        _check_names(
+            problems, f"{s}.drift.price_rise.segment", p.drift.price_rise.segment, segments, "a segment"
+        )
     out = p.drift.outage
     if out is not None and (out.tickets or out.escalation or out.categories) and p.tickets is None:
         problems.append(f"{s}.drift.outage: tickets, escalation and categories need simulation.tickets")
     if out is not None and out.categories is not None and p.tickets is not None:
-        _check_names(problems, f"{s}.drift.outage.categories", out.categories, tuple(p.tickets.categories), "a category")
+        _check_names(
+            problems,
+            f"{s}.drift.outage.categories",
+            out.categories,
+            tuple(p.tickets.categories),
+            "a category",
+        )
     return problems
 
 
@@ -759,11 +792,11 @@ def load_simulated_company(ref: str | os.PathLike[str] | None = None) -> Simulat
     try:
         params = SimulationParameters.model_validate(profile.simulation)
     except ValidationError as exc:
-        problems = "; ".join(
+        errors = "; ".join(
             f"simulation.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}".replace("\n", " ")
             for err in exc.errors()
         )
-        raise SimulationError(f"{path}: {problems}") from exc
+        raise SimulationError(f"{path}: {errors}") from exc
     problems = _check(profile, params)
     if problems:
         raise SimulationError(f"{path}: {'; '.join(problems)}")
