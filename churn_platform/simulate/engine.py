@@ -173,16 +173,13 @@ def _add_customers(
     k = len(signup_days)
     a: dict[str, np.ndarray] = {}
     segments = p.segments.values()
-    seg = rng.choice(len(company.segments), size=k, p=company.probabilities(company.segments, {
-        name: s.share for name, s in p.segments.items()
-    }))  # fmt: skip
+    segment_p = company.probabilities(company.segments, {n: s.share for n, s in p.segments.items()})
+    seg = rng.choice(len(company.segments), size=k, p=segment_p)
     a["segment"] = seg.astype("int8")
-    a["country"] = rng.choice(len(company.countries), size=k, p=company.probabilities(
-        company.countries, p.countries
-    )).astype("int16")  # fmt: skip
-    a["channel"] = rng.choice(len(company.channels), size=k, p=company.probabilities(
-        company.channels, p.channels
-    )).astype("int8")  # fmt: skip
+    country_p = company.probabilities(company.countries, p.countries)
+    a["country"] = rng.choice(len(company.countries), size=k, p=country_p).astype("int16")
+    channel_p = company.probabilities(company.channels, p.channels)
+    a["channel"] = rng.choice(len(company.channels), size=k, p=channel_p).astype("int8")
     if p.account_managers is not None:
         managed = rng.random(k) < company.segment_table(p.account_managers.at_signup)[seg]
         who = rng.integers(0, len(p.account_managers.names), size=k)
@@ -852,9 +849,8 @@ class Simulator:
         priorities = tuple(spec.priorities)
         categories = tuple(spec.categories)
         prio = spec.priorities.values()
-        priority = rng.choice(len(priorities), size=k, p=self.company.probabilities(priorities, {
-            n: p.share for n, p in spec.priorities.items()
-        }))  # fmt: skip
+        priority_p = self.company.probabilities(priorities, {n: q.share for n, q in spec.priorities.items()})
+        priority = rng.choice(len(priorities), size=k, p=priority_p)
         mix = outage.categories if outage is not None and outage.categories is not None else spec.categories
         category = rng.choice(len(categories), size=k, p=self.company.probabilities(categories, mix))
         escalate_p = (
@@ -1312,6 +1308,14 @@ def load_state(folder: Path, company: SimulatedCompany) -> State:
             f"continue it with --profile {saved}"
         )
     table = pq.read_table(folder / "customers.parquet")
+    needed = {"spell_day", "return_day", *(_health_key(d) for d in company.dimensions)}
+    needed |= {_count_key(1, t) for t in company.event_types}
+    missing = sorted(needed - set(table.column_names))
+    if missing:
+        raise ValueError(
+            f"the company in {folder.parent} was saved by an older simulator (no {', '.join(missing[:3])}): "
+            "simulate it again into an empty folder"
+        )
     arrays = {name: table.column(name).to_numpy(zero_copy_only=False).copy() for name in table.column_names}
     state = State(
         arrays=arrays,

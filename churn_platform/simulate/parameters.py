@@ -15,6 +15,7 @@ calendar days and months of 30.4 days.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -489,11 +490,12 @@ class SimulationParameters(_Strict):
 
 
 def _check_names(
-    problems: list[str], key: str, names: object, allowed: tuple[str, ...] | None, what: str
+    problems: list[str], key: str, names: Iterable[str], allowed: tuple[str, ...] | None, what: str
 ) -> None:
+    """Add a problem ``<key>.<name>: not <what> (<allowed>)`` for each name not allowed (None: any is)."""
     if allowed is None:
         return
-    unknown = sorted(str(n) for n in names if n not in allowed)  # type: ignore[attr-defined]
+    unknown = sorted(str(n) for n in names if n not in allowed)
     for n in unknown:
         shown = ", ".join(allowed[:12]) + (", ..." if len(allowed) > 12 else "")
         problems.append(f"{key}.{n}: not {what} ({shown})")
