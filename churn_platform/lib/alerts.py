@@ -360,13 +360,27 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     return {"text": _mrkdwn(f"[{alert.severity}] {alert.title}: {alert.text}"), "blocks": blocks}
 
 
+def alert_email_text(alert: Alert) -> tuple[str, str]:
+    """A notice for the owning team: the subject, then the text and the numbers one per line."""
+    subject = f"[{alert.severity.upper()}] {alert.title}"
+    lines = [alert.text, ""]
+    lines += [f"{name}: {value}" for name, value in alert.fields.items()]
+    if alert.link:
+        lines += ["", f"More: {alert.link}"]
+    lines += ["", f"Alert key: {alert.key}"]
+    return " ".join(subject.split()), "\n".join(lines) + "\n"
+
+
 def alert_message(alert: Alert, recipient: str, template: str = ALERT_TEMPLATE) -> Message:
     """The email for one recipient; the key names the outbox file, so a resend is recognised."""
+    subject, text = alert_email_text(alert)
     return Message(
         key=f"alert|{alert.key}|{recipient}",
-        to_email=recipient,
+        to=recipient,
         to_name=recipient.split("@")[0],
         template=template,
+        subject=subject,
+        text=text,
         data={
             "alert_key": alert.key,
             "kind": alert.kind,
@@ -415,7 +429,7 @@ class _Channel:
     known: Callable[[Alert], str | None] = _nothing_known
 
 
-def _webhook_channel(url: str, post: Callable[[str, dict[str, Any]], None]) -> _Channel:
+def _webhook_channel(url: str, post: Callable[[str, dict[str, Any]], object]) -> _Channel:
     def send(alert: Alert) -> str:
         post(url, slack_payload(alert))
         return "accepted"  # incoming webhooks answer a bare "ok", no message id
@@ -504,7 +518,7 @@ def deliver_alerts(
     recipients: Sequence[str] = (),
     *,
     email_template: str = ALERT_TEMPLATE,
-    post: Callable[[str, dict[str, Any]], None] = post_json,
+    post: Callable[[str, dict[str, Any]], object] = post_json,
     max_attempts: int = 3,
     backoff_seconds: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,

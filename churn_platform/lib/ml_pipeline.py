@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from churn_platform.lib.warehouse import connect as connect_warehouse
 from ml.explain import strongest_feature, top_reasons
 from ml.metrics import evaluate
 from ml.policy import ChurnPolicy
@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 
 def read_table(warehouse: Path, sql: str) -> pd.DataFrame:
     """Run a read query and release the file at once (a read-only connection never blocks a later writer)."""
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect_warehouse(warehouse, read_only=True)
     try:
         return con.execute(sql).df()
     finally:
@@ -41,7 +41,7 @@ def read_table(warehouse: Path, sql: str) -> pd.DataFrame:
 
 def write_tables(warehouse: Path, tables: dict[str, pd.DataFrame], append: tuple[str, ...] = ()) -> None:
     """Replace (or append to) tables in one transaction."""
-    con = duckdb.connect(str(warehouse))
+    con = connect_warehouse(warehouse)
     try:
         con.execute("begin transaction")
         for name, frame in tables.items():

@@ -409,16 +409,17 @@ def test_an_email_written_before_a_crash_is_recognised_not_resent(tmp_path: Path
     assert "found already delivered" in alert_log(warehouse)["detail"].iloc[0]
 
 
-def test_campaign_emails_keep_their_layout(tmp_path: Path) -> None:
-    data = {"name": "Acme", "offer": "a free month", "reason_text": "We noticed fewer logins."}
-    OutboxSender(tmp_path).send(Message("c|1|1", "a@example.com", "Acme", "d-123", data))
+def test_outbox_emails_carry_their_subject_text_and_key(tmp_path: Path) -> None:
+    text = "Hello Acme,\n\nWe noticed fewer logins.\n\nWe would like to offer you a free month."
+    OutboxSender(tmp_path).send(
+        Message("c|1|1", "a@example.com", "Acme", "d-123", {}, "Acme, a free month", text)
+    )
     mail = read_eml(tmp_path / "c_1_1.eml")
     assert mail["Subject"] == "Acme, a free month"
+    assert mail["To"] == "Acme <a@example.com>"
+    assert mail["X-Ledger-Key"] == "c|1|1"
     body = mail.get_payload(decode=True).decode()  # type: ignore[union-attr]
-    assert body.startswith(
-        "Hello Acme,\n\nWe noticed fewer logins.\n\nWe would like to offer you a free month."
-    )
-    assert "Template data: " in body
+    assert body.startswith(text)
 
 
 def test_the_webhook_url_never_leaks(

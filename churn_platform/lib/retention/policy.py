@@ -5,29 +5,69 @@ Validated on load with errors that name the file and the key, because a wrong po
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from churn_platform.contract import INTERVENTIONS
+from churn_platform.lib.delivery.channels import canonical_channel
 from ml.policy import load_yaml_model
 
 Tier = Literal["critical", "high", "medium", "low"]
-Channel = Literal["email", "account_manager_task"]
+Channel = str
+"""A channel of the delivery registry (``churn_platform.lib.delivery.channels.CHANNELS``): email, sms, in_app,
+team_task (``account_manager_task``, the old name, is read as team_task)."""
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class QuietHours(_Strict):
+    """Local hours (the customer's time zone) in which nothing is sent on a channel; may span midnight."""
+
+    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.end:
+            raise ValueError("start and end are equal: leave quiet_hours out instead")
+        return self
+
+    @property
+    def window(self) -> tuple[dt.time, dt.time]:
+        return dt.time.fromisoformat(self.start), dt.time.fromisoformat(self.end)
+
+
 class ChannelPolicy(_Strict):
     daily_capacity: int = Field(ge=0)
+    quiet_hours: QuietHours | None = None
 
 
 class InterventionPolicy(_Strict):
+    """``offer`` is a text (in the templates' default language) or a text per language code."""
+
     cost: float = Field(ge=0)
-    offer: str = Field(min_length=1)
+    offer: str | dict[str, str]
+
+    @field_validator("offer")
+    @classmethod
+    def _offer(cls, offer: str | dict[str, str]) -> str | dict[str, str]:
+        texts = [offer] if isinstance(offer, str) else list(offer.values())
+        if not texts or any(not t.strip() for t in texts):
+            raise ValueError("every offer needs a text")
+        if isinstance(offer, dict) and "en" not in offer:
+            raise ValueError(f"an offer per language needs `en` (has {sorted(offer)})")
+        return offer
+
+    def offer_in(self, language: str = "en") -> str:
+        """The offer in a language; English when the policy has no text for it."""
+        if isinstance(self.offer, str):
+            return self.offer
+        return self.offer.get(language, self.offer["en"])
 
 
 class Playbook(_Strict):
@@ -38,6 +78,11 @@ class Playbook(_Strict):
     channel: Channel
     template: str = Field(min_length=1)
     timeline_days: int = Field(ge=0, le=90)
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, channel: str) -> str:
+        return canonical_channel(channel)
 
 
 class RetentionPolicy(_Strict):
@@ -50,6 +95,16 @@ class RetentionPolicy(_Strict):
     interventions: dict[str, InterventionPolicy]
     factors: dict[str, tuple[str, ...]]
     playbooks: tuple[Playbook, ...] = Field(min_length=1)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _known_channels(cls, channels: object) -> object:
+        if not isinstance(channels, dict):
+            return channels
+        named = [canonical_channel(str(name)) for name in channels]
+        if len(set(named)) != len(named):
+            raise ValueError("a channel is listed twice (account_manager_task is team_task)")
+        return dict(zip(named, channels.values(), strict=True))
 
     @model_validator(mode="after")
     def _consistent(self) -> RetentionPolicy:

@@ -45,6 +45,12 @@ final as (
         cast(accounts.onboarding_completed_on as date) as onboarding_completed_on,
         cast(accounts.marketing_consent as boolean) as marketing_consent,
         cast(accounts.is_unsubscribed as boolean) as is_unsubscribed,
+        cast(accounts.email as varchar) as email,
+        cast(accounts.phone as varchar) as phone,
+        cast(accounts.sms_consent as boolean) as sms_consent,
+        cast(accounts.push_consent as boolean) as push_consent,
+        cast(accounts.language as varchar) as language,
+        cast(accounts.time_zone as varchar) as time_zone,
         cast(case when cancellations.cancel_date is null then latest_period.mrr else 0 end as double)
             as current_mrr,
         cast(cancellations.cancel_date as date) as cancel_date,

@@ -33,6 +33,11 @@ final as (
         unsubscribed as is_unsubscribed,
         nullif(trim(account_manager), '') as account_manager,
         onboarding_completed_at as onboarding_completed_on,
+        nullif(trim(phone), '') as phone,
+        sms_consent,
+        push_consent,
+        nullif(trim(language), '') as language,
+        nullif(trim(time_zone), '') as time_zone,
         updated_at,
         _batch_date as batch_date
 
