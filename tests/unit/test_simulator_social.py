@@ -292,3 +292,19 @@ def test_the_active_profile_is_the_default(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.delenv("CHURN_COMPANY_PROFILE")
     assert SimulationConfig(landing=tmp_path / "l", ground_truth=tmp_path / "g").profile == "saas"
     assert np.isclose(load_simulated_company("social").type_share.sum(), 1.0)
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "csv"])
+def test_ingestion_loads_the_simulated_app_without_quarantine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file_format: str
+) -> None:
+    from churn_platform.lib.ingest import ingest_landing
+
+    monkeypatch.setenv("CHURN_COMPANY_PROFILE", "social")
+    summary = make_company(tmp_path, customers=200, months=2, seed=4, file_format=file_format)
+    reports = ingest_landing(summary.landing, tmp_path / "warehouse.duckdb")
+    for name in ("accounts", "subscriptions", "usage_events"):
+        assert reports[name].loaded_rows == summary.rows[name], name
+        assert reports[name].quarantined_rows == 0, (name, reports[name].rule_counts())
+    for name in ("invoices", "support_tickets", "nps_responses"):
+        assert reports[name].loaded_rows == 0
