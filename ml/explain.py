@@ -186,7 +186,7 @@ def _count_reason(current: str, previous: str, words: EventWords, nothing: str) 
         cur, prev = _num(row, current), _num(row, previous)
         if cur is None:
             return None
-        if cur <= 0:
+        if _nothing(cur, words, measured):
             return f"{nothing} in the last 30 days"
         down = prev is not None and prev > cur
         if measured:
@@ -197,6 +197,13 @@ def _count_reason(current: str, previous: str, words: EventWords, nothing: str) 
         return f"only {words.count(cur)} in the last 30 days"
 
     return render
+
+
+def _nothing(x: float, words: EventWords, measured: bool) -> bool:
+    """Whether an amount reads as nothing: no whole event, no whole second (a summed value may be small)."""
+    if measured and words.measure == "value":
+        return x <= 0
+    return round(x) <= 0
 
 
 def _is_measure(column: str, words: EventWords) -> bool:
@@ -246,7 +253,7 @@ def _rate_reason(column: str, words: EventWords, measured: bool) -> Render:
         if rate is None:
             return None
         what = words.measure_words if measured else words.many
-        if rate <= 0:
+        if rate <= 0 or (not measured and _number(rate) == "0") or (measured and _nothing(rate, words, True)):
             return f"no {what} on active days in the last 30 days"
         if measured:
             return f"{what} {words.amount(rate)} a day on active days in the last 30 days"
@@ -294,7 +301,9 @@ def _total_templates() -> dict[str, Template]:
         if n is None:
             return None
         return (
-            f"{nothing} in the last 30 days" if n <= 0 else f"active on only {round(n)} of the last 30 days"
+            f"{nothing} in the last 30 days"
+            if round(n) <= 0
+            else f"active on only {round(n)} of the last 30 days"
         )
 
     def paced(row: pd.Series) -> str | None:
@@ -354,10 +363,12 @@ def _attribute_template(a: AttributeWords) -> Template:
 
 def _tickets(row: pd.Series) -> str | None:
     n = _num(row, "unresolved_tickets") or 0
-    if n <= 0:
+    if round(n) <= 0:
         return None
     age = _num(row, "oldest_unresolved_ticket_days")
-    return _plural(n, "unresolved ticket") + (f", oldest {_days(age)}" if age is not None else "")
+    return _plural(n, "unresolved ticket") + (
+        f", oldest {_days(age)}" if age is not None and age >= 1 else ""
+    )
 
 
 def _counted(column: str, word: str, window: str) -> Render:
@@ -365,7 +376,7 @@ def _counted(column: str, word: str, window: str) -> Render:
 
     def render(row: pd.Series) -> str | None:
         n = _num(row, column)
-        return None if n is None or n <= 0 else f"{_plural(n, word)} in the last {window}"
+        return None if n is None or round(n) <= 0 else f"{_plural(n, word)} in the last {window}"
 
     return render
 
@@ -374,12 +385,12 @@ def _nps(row: pd.Series) -> str | None:
     score = _num(row, "latest_nps")
     if score is None:
         return None
-    return f"last NPS score {score:.0f}" + (" (detractor)" if score <= 6 else "")
+    return f"last NPS score {round(score)}" + (" (detractor)" if round(score) <= 6 else "")
 
 
 def _nps_trend(row: pd.Series) -> str | None:
     trend = _num(row, "nps_trend")
-    return f"NPS fell by {_plural(abs(trend), 'point')}" if trend is not None and trend < 0 else None
+    return f"NPS fell by {_plural(abs(trend), 'point')}" if trend is not None and round(trend) < 0 else None
 
 
 def _onboarding(row: pd.Series) -> str | None:

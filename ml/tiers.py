@@ -143,6 +143,7 @@ def tier_notes(
     if n == 0:
         return ["no customer was scored: every tier is empty"]
     highest = float(p.max())
+    descending = np.sort(p)[::-1]
     tiered = assign_tiers(p, cutoffs)
     counts = {t: int((tiered == t).sum()) for t in RANKED_TIERS}
     notes: list[str] = []
@@ -153,19 +154,23 @@ def tier_notes(
         at_or_above = int((p >= cut).sum())
         if tiers.method == "rank":
             k = _target_count(param, n)
-            if counts[tier] == 0 and above is not None:
-                k_above = _target_count(tiers.parameter(above), n)
-                why = (
-                    f"its share {param:.3g} of {n:,} customers rounds to the same {k:,} customer(s) as tier {above}"
-                    if k == k_above
-                    else f"the customers within its share tie with tier {above} at probability {_fmt(cut)}"
+            v = float(descending[k - 1])
+            tied = int((p == v).sum())
+            if counts[tier] == 0 and above is not None and k == _target_count(tiers.parameter(above), n):
+                notes.append(
+                    f"tier {tier} is empty: its share {param:.3g} of {n:,} customers rounds to the same "
+                    f"{k:,} customer(s) as tier {above}"
                 )
-                notes.append(f"tier {tier} is empty: {why}")
+            elif counts[tier] == 0:
+                notes.append(
+                    f"tier {tier} is empty: its share ({param:.3g} of {n:,} = {k:,} customers) ends inside "
+                    f"{tied:,} customers tied at probability {v:.6g}, and tied customers are kept together"
+                )
             elif abs(at_or_above - k) > max(1, 0.1 * k):
                 notes.append(
                     f"tier {tier} and above hold {at_or_above:,} customers ({_share(at_or_above, n)}) for a "
-                    f"target of {k:,} ({param:.3g} of {n:,}): customers tied at probability {_fmt(cut)} are "
-                    "kept together"
+                    f"target of {k:,} ({param:.3g} of {n:,}): {tied:,} customers tied at probability {v:.6g} "
+                    "are kept together"
                 )
         elif counts[tier] == 0:
             if tiers.method == "lift":

@@ -29,7 +29,7 @@ def _customers(n: int, seed: int, usage_scale: float = 1.0, price_scale: float =
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
         {
-            "logins_30d": rng.poisson(20 * usage_scale, n).astype(float),
+            "login_30d": rng.poisson(20 * usage_scale, n).astype(float),
             "events_30d": rng.poisson(120 * usage_scale, n).astype(float),
             "session_seconds_30d": rng.gamma(2.0, 900 * usage_scale, n),
             "tickets_30d": rng.poisson(0.3 / usage_scale, n).astype(float),
@@ -41,7 +41,7 @@ def _customers(n: int, seed: int, usage_scale: float = 1.0, price_scale: float =
     )
 
 
-NUMERIC = ["logins_30d", "events_30d", "session_seconds_30d", "tickets_30d", "mrr", "tenure_days"]
+NUMERIC = ["login_30d", "events_30d", "session_seconds_30d", "tickets_30d", "mrr", "tenure_days"]
 CATEGORICAL = ["plan", "segment"]
 
 
@@ -58,7 +58,7 @@ def test_an_outage_drifts_the_usage_features_and_calls_for_retraining() -> None:
         _customers(6000, 1), _customers(2000, 2, usage_scale=0.4), NUMERIC, CATEGORICAL, POLICY
     )
     drifted = set(result.column_drift.loc[result.column_drift["drifted"], "column"])
-    assert {"logins_30d", "events_30d", "session_seconds_30d"} <= drifted
+    assert {"login_30d", "events_30d", "session_seconds_30d"} <= drifted
     assert "plan" not in drifted
     assert "tenure_days" not in drifted
     assert result.dataset_drift
@@ -107,8 +107,10 @@ def test_performance_report_flags_a_model_that_stopped_working() -> None:
     assert healthy.retraining_reasons(POLICY) == []
     assert decayed.roc_auc < 0.7
     reasons = decayed.retraining_reasons(POLICY)
-    assert any("< 0.7" in r for r in reasons)
-    assert any("fell" in r for r in reasons)
+    assert len(reasons) == 1, "no absolute floor by default"
+    assert "below the champion's validation ROC-AUC" in reasons[0]
+    with_floor = decayed.retraining_reasons(MonitoringPolicy(min_roc_auc=0.7))
+    assert any("< the floor 0.7" in r for r in with_floor)
 
 
 def test_performance_needs_both_classes() -> None:
