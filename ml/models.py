@@ -249,4 +249,8 @@ def fit_model(
     if params:
         pipe.set_params(**{f"model__{k}": v for k, v in params.items()})
     pipe.fit(X, y)
+    if kind == "random_forest":
+        # trees are grown in parallel (deterministically: each has its own seed), but parallel prediction
+        # adds the trees' probabilities in whatever order the threads finish, which changes the last bits
+        pipe.set_params(model__n_jobs=1)
     return ChurnModel(kind, spec, pipe, params=params)

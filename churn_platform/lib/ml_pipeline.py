@@ -80,7 +80,7 @@ def write_tables(warehouse: Path, tables: dict[str, pd.DataFrame], append: tuple
             if name in append:
                 con.execute(f"create table if not exists {name} as select * from frame limit 0")
                 have = {str(r[0]) for r in con.execute(f"describe {name}").fetchall()}
-                for column, kind in con.execute("describe select * from frame").fetchall():
+                for column, kind, *_ in con.execute("describe select * from frame").fetchall():
                     if column not in have:
                         con.execute(f'alter table {name} add column "{column}" {kind}')
                 con.execute(f"insert into {name} by name select * from frame")
