@@ -130,16 +130,48 @@ def simulate(
     )
 
 
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Company profile: a name (saas, social) or a path to a YAML file; default CHURN_COMPANY_PROFILE, "
+        "else saas.",
+    ),
+]
+
+
+def _contract(profile: str | None) -> Any:
+    from churn_platform.contract import contract_named
+    from churn_platform.profile import ProfileError
+
+    try:
+        return contract_named(profile)
+    except ProfileError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def contract_doc_path(profile_name: str) -> Path:
+    """Where ``contract --write`` puts a company's contract: docs/data-contract.md for the default company."""
+    from churn_platform.profile import DEFAULT_PROFILE
+
+    name = "data-contract.md" if profile_name == DEFAULT_PROFILE else f"data-contract-{profile_name}.md"
+    return PROJECT_ROOT / "docs" / name
+
+
 @app.command()
 def contract(
-    write: Annotated[bool, typer.Option(help="Write docs/data-contract.md instead of printing.")] = False,
+    profile: ProfileOption = None,
+    write: Annotated[
+        bool, typer.Option(help="Write docs/data-contract[-<profile>].md instead of printing.")
+    ] = False,
 ) -> None:
-    """Print (or write) the landing data contract as Markdown."""
+    """Print (or write) a company's landing data contract as Markdown, generated from its profile."""
     from churn_platform.contract import render_markdown
 
-    text = render_markdown()
+    company = _contract(profile)
+    text = render_markdown(company)
     if write:
-        path = PROJECT_ROOT / "docs" / "data-contract.md"
+        path = contract_doc_path(company.profile.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         console.print(f"wrote {path}")
@@ -148,12 +180,38 @@ def contract(
 
 
 @app.command()
-def expectations() -> None:
-    """Regenerate the contract's baseline Great Expectations suites in expectations/."""
+def expectations(profile: ProfileOption = None) -> None:
+    """Regenerate a company's baseline Great Expectations suites (expectations/<profile>/) from its profile."""
     from churn_platform.lib.quality import write_suites
 
-    for path in write_suites():
+    for path in write_suites(_contract(profile)):
         console.print(f"wrote {path}")
+
+
+@app.command("accept-quarantine")
+def accept_quarantine(
+    source: Annotated[str, typer.Argument(help="The raw source whose gate is blocked, e.g. subscriptions.")],
+    batch: Annotated[str, typer.Option(help="The batch date (YYYY-MM-DD) whose quarantine you accept.")],
+    reason: Annotated[str, typer.Option(help="Why the batch may pass as it is (recorded with your name).")],
+) -> None:
+    """Let a source's quality gate pass although its latest delivery is mostly quarantined (recorded)."""
+    from churn_platform.lib.gates import accept
+    from churn_platform.lib.warehouse import WarehouseBusyError
+    from churn_platform.lib.warehouse import connect as connect_warehouse
+
+    settings = get_settings()
+    try:
+        batch_date = dt.date.fromisoformat(batch)
+        con = connect_warehouse(settings.warehouse, wait_seconds=5)
+    except (ValueError, WarehouseBusyError) as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        accept(con, source, batch_date, reason)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        con.close()
+    console.print(f"accepted {source} batch {batch_date}: the next run's quality gate lets it through")
 
 
 @app.command()
@@ -166,17 +224,28 @@ def benchmark(
     folds: Annotated[int, typer.Option(help="Stratified k-fold cross-validation folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for folds and models.")] = 42,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log the runs to MLflow.")] = False,
+    sep: Annotated[
+        str | None, typer.Option(help="Column delimiter (default: detected among , ; tab |).")
+    ] = None,
+    decimal: Annotated[
+        str | None, typer.Option(help="Decimal mark, . or , (default: detected; European exports use ,).")
+    ] = None,
 ) -> None:
     """Run the platform's training and evaluation on any customer CSV (k-fold CV), one row per model."""
-    from ml.benchmark import cross_validate, load_customer_table
+    from ml.benchmark import check_folds, cross_validate, load_customer_table
     from ml.models import MODEL_KINDS
 
     settings = get_settings()
     quiet_telemetry()
     try:
-        table = load_customer_table(csv, target, positive, id_column, tuple(drop or ()))
-    except (ValueError, FileNotFoundError) as exc:
+        if decimal not in (None, ".", ","):
+            raise ValueError(f"--decimal must be . or , (got {decimal!r})")
+        table = load_customer_table(csv, target, positive, id_column, tuple(drop or ()), sep, decimal)
+        check_folds(table.y, folds)
+    except (ValueError, FileNotFoundError, UnicodeDecodeError) as exc:
         raise _fail(str(exc)) from exc
+    for note in table.notes:
+        console.print(f"[yellow]warning:[/] {note}")
     console.print(
         f"[bold]{table.name}[/]: {len(table.y):,} rows, {int(table.y.sum()):,} churned ({table.y.mean():.1%}), "
         f"{len(table.spec.numeric)} numeric and {len(table.spec.categorical)} categorical features"

@@ -51,6 +51,14 @@ VOCABULARY_COLUMNS: dict[str, tuple[str, ...]] = {
 STANDARD_CHANGE_TYPES = ("new", "renewal", "upgrade", "downgrade", "reactivation")
 INVOICE_STATUSES = ("open", "paid", "failed")
 OPTIONAL_SOURCES = ("invoices", "support_tickets", "nps_responses")
+ALL_SOURCE_NAMES = (
+    "accounts",
+    "subscriptions",
+    "invoices",
+    "usage_events",
+    "support_tickets",
+    "nps_responses",
+)
 # Columns of the contract an attribute may not shadow.
 RESERVED_ACCOUNT_COLUMNS = frozenset(
     {
@@ -188,6 +196,75 @@ class Sources(_Strict):
     nps_responses: bool = True
 
 
+class CsvDialect(_Strict):
+    """How a company's CSV exports are written. UTF-8 (a byte-order mark is ignored), RFC 4180 quoting."""
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    decimal_mark: Literal[".", ","] = "."
+    quote: str = Field(default='"', min_length=1, max_length=1)
+    date_format: str | None = Field(
+        default=None, description="strptime format of dates when not ISO 8601, e.g. '%d/%m/%Y'."
+    )
+    timestamp_format: str | None = Field(
+        default=None,
+        description="strptime format of timestamps when not ISO 8601 (offsets and epoch seconds are read anyway).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvDialect:
+        if self.delimiter == self.quote:
+            raise ValueError("delimiter and quote must differ")
+        if self.delimiter == self.decimal_mark:
+            raise ValueError(
+                f"the delimiter {self.delimiter!r} is also the decimal mark: European exports use ';' with ','"
+            )
+        return self
+
+
+class FileFormats(_Strict):
+    """CSV dialect of every export, with per-source exceptions (e.g. a billing system exporting with ';')."""
+
+    csv: CsvDialect = CsvDialect()
+    per_source: dict[str, CsvDialect] = Field(default_factory=dict)
+
+    @field_validator("per_source")
+    @classmethod
+    def _known_sources(cls, per_source: dict[str, CsvDialect]) -> dict[str, CsvDialect]:
+        unknown = sorted(set(per_source) - set(ALL_SOURCE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown source {', '.join(unknown)}; sources are {', '.join(ALL_SOURCE_NAMES)}"
+            )
+        return per_source
+
+    def dialect(self, source: str) -> CsvDialect:
+        return self.per_source.get(source, self.csv)
+
+
+class ExportMapping(_Strict):
+    """How one source's export (a billing or helpdesk system's own CSV) maps onto the contract, so it lands
+    without a script: columns renamed, values mapped, dates parsed with a format, amounts scaled, constants
+    for contract columns the export lacks. Applied by ingestion before typing (``churn_platform.lib.mappings``).
+    """
+
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="contract column -> the export's column name (as in its header)"
+    )
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="contract column -> {export value: contract value}; others kept"
+    )
+    formats: dict[str, str] = Field(
+        default_factory=dict, description="contract date/timestamp column -> strptime format of the export"
+    )
+    scale: dict[str, float] = Field(
+        default_factory=dict, description="contract decimal column -> factor (e.g. 0.01 for amounts in cents)"
+    )
+    defaults: dict[str, str] = Field(
+        default_factory=dict, description="contract column -> constant text, for columns the export lacks"
+    )
+    description: str = ""
+
+
 class CompanyProfile(_Strict):
     """What one company's data looks like; see the README's "Bring your own company" section."""
 
@@ -201,6 +278,10 @@ class CompanyProfile(_Strict):
     vocabularies: dict[str, Vocabulary] = Field(default_factory=dict)
     event_types: tuple[EventType, ...] = Field(min_length=1)
     attributes: tuple[Attribute, ...] = ()
+    files: FileFormats = FileFormats()
+    exports: dict[str, ExportMapping] = Field(
+        default_factory=dict, description="source -> how that source's export maps onto the contract"
+    )
     simulation: dict[str, Any] | None = Field(
         default=None,
         description="How the simulator makes this company (only for simulated companies; see simulate/).",
@@ -227,6 +308,16 @@ class CompanyProfile(_Strict):
         if status is not None and (status.values is None or set(INVOICE_STATUSES) - set(status.values)):
             raise ValueError(f"invoice_status must include {', '.join(INVOICE_STATUSES)}")
         return vocabularies
+
+    @field_validator("exports")
+    @classmethod
+    def _known_export_sources(cls, exports: dict[str, ExportMapping]) -> dict[str, ExportMapping]:
+        unknown = sorted(set(exports) - set(ALL_SOURCE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown source {', '.join(unknown)}; sources are {', '.join(ALL_SOURCE_NAMES)}"
+            )
+        return exports
 
     @model_validator(mode="after")
     def _distinct_names(self) -> CompanyProfile:

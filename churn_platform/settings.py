@@ -34,6 +34,15 @@ class Settings(BaseSettings):
     )
     dagster_home: Path | None = Field(default=None, description="DAGSTER_HOME; default data_dir/dagster.")
     outbox_dir: Path | None = Field(default=None, description="Local email outbox; default data_dir/outbox.")
+    company_profile: str = Field(
+        default="saas",
+        description="Company profile: a shipped name (saas, social) or a path to a company.yaml "
+        "(read by churn_platform.profile).",
+    )
+    expectations_dir: Path | None = Field(
+        default=None,
+        description="Great Expectations suites of the company; default expectations/<profile name>/.",
+    )
     policy_path: Path = Field(
         default=PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml",
         description="Versioned churn policy: tiers, value, promotion, retention playbooks.",

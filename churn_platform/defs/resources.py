@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from churn_platform.lib.warehouse import connect as connect_warehouse
 from churn_platform.settings import get_settings
 
 
@@ -23,8 +24,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one step; waits (and says so) while another process holds the file."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = connect_warehouse(self.path, read_only=read_only, notify=dg.get_dagster_logger().info)
         try:
             yield con
         finally:

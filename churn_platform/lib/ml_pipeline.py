@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from churn_platform.lib.warehouse import connect as connect_warehouse
 from churn_platform.profile import CompanyProfile
 from ml.explain import AttributeWords, EventWords, Wording, strongest_feature, top_reasons
 from ml.metrics import evaluate
@@ -57,7 +57,7 @@ def reason_wording(profile: CompanyProfile) -> Wording:
 
 def read_table(warehouse: Path, sql: str) -> pd.DataFrame:
     """Run a read query and release the file at once (a read-only connection never blocks a later writer)."""
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = connect_warehouse(warehouse, read_only=True)
     try:
         return con.execute(sql).df()
     finally:
@@ -70,7 +70,7 @@ def write_tables(warehouse: Path, tables: dict[str, pd.DataFrame], append: tuple
     Appending a frame with a column the table lacks adds the column first (older rows get null), so a
     history table grows with the platform instead of refusing its newer rows.
     """
-    con = duckdb.connect(str(warehouse))
+    con = connect_warehouse(warehouse)
     try:
         con.execute("begin transaction")
         for name, frame in tables.items():
