@@ -6,6 +6,7 @@ Validated on load with errors that name the file and the key, because a wrong po
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from pathlib import Path
 from typing import Literal
 
@@ -93,7 +94,10 @@ class RetentionPolicy(_Strict):
     cooldown_days: int = Field(default=30, ge=0)
     channels: dict[Channel, ChannelPolicy]
     interventions: dict[str, InterventionPolicy]
-    factors: dict[str, tuple[str, ...]]
+    factors: dict[str, tuple[str, ...]] = Field(
+        description="Churn factor -> feature names or glob patterns (fnmatch: '*_30d', 'days_since_last_*'), "
+        "in order: a feature belongs to the first factor with a matching name or pattern.",
+    )
     playbooks: tuple[Playbook, ...] = Field(min_length=1)
 
     @field_validator("channels", mode="before")
@@ -127,12 +131,22 @@ class RetentionPolicy(_Strict):
         names = [pb.name for pb in self.playbooks]
         if len(set(names)) != len(names):
             raise ValueError("playbook names must be unique")
+        for factor, patterns in self.factors.items():
+            if factor in ("any", "other"):
+                raise ValueError(
+                    f"factors.{factor}: '{factor}' is reserved (playbooks use it); name it otherwise"
+                )
+            if not patterns or any(not p.strip() for p in patterns):
+                raise ValueError(f"factors.{factor}: give at least one feature name or pattern, none blank")
         return self
 
     def factor_of(self, feature: str | None) -> str:
-        """The churn factor a feature belongs to ('other' when none claims it)."""
-        for factor, features in self.factors.items():
-            if feature in features:
+        """The churn factor a feature belongs to: the first factor (in policy order) with an equal name or a
+        matching glob pattern (``fnmatch``, case-sensitive); 'other' when none claims it."""
+        if feature is None:
+            return "other"
+        for factor, patterns in self.factors.items():
+            if any(fnmatch.fnmatchcase(feature, pattern) for pattern in patterns):
                 return factor
         return "other"
 
