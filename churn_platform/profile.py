@@ -458,6 +458,14 @@ class Contact(_Strict):
         return zone
 
 
+class PolicyFiles(_Strict):
+    """The company's own policy files (paths relative to the profile file); default the shipped ones.
+    ``CHURN_POLICY_PATH`` and ``CHURN_RETENTION_POLICY_PATH`` still override them."""
+
+    churn: str | None = None
+    retention: str | None = None
+
+
 class CompanyProfile(_Strict):
     """What one company's data looks like; see the README's "Bring your own company" section."""
 
@@ -477,6 +485,10 @@ class CompanyProfile(_Strict):
     )
 
     contact: Contact = Contact()
+    policies: PolicyFiles = Field(
+        default_factory=PolicyFiles,
+        description="The company's churn and retention policies (its economics: costs, value, tiers).",
+    )
     connectors: Connectors = Connectors()
     simulation: dict[str, Any] | None = Field(
         default=None,

@@ -97,8 +97,13 @@ def test_a_two_percent_company_gets_a_worklist_with_reasons_in_its_words(
     assert "usage decline pct" not in reasons
     worklist = pd.read_parquet(root / "published" / "dashboard" / "worklist.parquet")
     assert len(worklist) > 0
-    decisions = _query(root, "select count(*) n from retention.decisions")["n"].iloc[0]
-    assert decisions > 0
+    decisions = _query(root, "select decision, count(*) n from retention.decisions group by 1")
+    assert decisions["n"].sum() > 0
+    # the company's own economics (its policies): consumers worth a few euros a month are worth a message
+    assert "treat" in set(decisions["decision"])
+    sent = _query(root, "select channel, count(*) n from retention.send_ledger group by 1")
+    assert sent["n"].sum() > 0
+    assert set(sent["channel"]) <= {"email", "sms", "in_app"}
 
 
 def test_monitoring_runs_without_the_sources_it_does_not_have(
