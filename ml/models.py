@@ -1,7 +1,8 @@
 """The three model families and their calibration, behind one interface.
 
-Each model family handles class imbalance its own way (class weights); weights distort probabilities, so every
-model is calibrated on data it was not fitted on. The calibrated model is a plain picklable object whose
+Logistic regression and the random forest weight the rare churners up (class weights); CatBoost ranks better
+unweighted. Weights distort probabilities, and no family's raw scores are probabilities anyway, so every model
+is calibrated on data it was not fitted on. The calibrated model is a plain picklable object whose
 ``predict_proba`` gives the probability of churn, which is what scoring, tiers and value need.
 """
 
@@ -232,7 +233,8 @@ def fit_model(
             "depth": 5,
             "learning_rate": 0.03,
             "l2_leaf_reg": 5.0,
-            "auto_class_weights": "Balanced",
+            # no class weights: on both simulated companies and every held-out month tried, unweighted
+            # boosting ranked churners better (+0.001 to +0.017 ROC-AUC), and calibration fixes the scale anyway
             "random_seed": seed,
             "thread_count": threads,
             "verbose": 0,
