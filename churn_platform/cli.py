@@ -30,8 +30,22 @@ DEMO_ALERT_EMAIL = "churn-owners@churn-platform.local"
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+@app.callback()
+def _check_configuration(ctx: typer.Context) -> None:
+    """Every command starts by checking the settings and policy files: one line per problem, exit code 2."""
+    from churn_platform.lib.configuration import configuration_problems
+
+    if ctx.resilient_parsing:
+        return
+    problems = configuration_problems(check_policies=ctx.invoked_subcommand not in {"contract", "expectations"})
+    if problems:
+        for problem in problems:
+            console.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2)
 
 
 @app.command()
