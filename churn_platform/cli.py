@@ -41,7 +41,9 @@ def _check_configuration(ctx: typer.Context) -> None:
 
     if ctx.resilient_parsing:
         return
-    problems = configuration_problems(check_policies=ctx.invoked_subcommand not in {"contract", "expectations"})
+    problems = configuration_problems(
+        check_policies=ctx.invoked_subcommand not in {"contract", "expectations"}
+    )
     if problems:
         for problem in problems:
             console.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
@@ -603,6 +605,83 @@ def demo(
             evidently_port=evidently_port,
             dashboard_port=dashboard_port,
         )
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind; localhost by default (CHURN_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CHURN_API_PORT, 8081).")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes (each holds the champion in memory).")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log each request line (never headers or keys).")] = True,
+) -> None:
+    """The real-time scoring API (FastAPI): risk of a customer, scoring fresh features; OpenAPI docs at /docs."""
+    import uvicorn
+
+    from churn_platform.api.keys import list_keys
+
+    settings = get_settings()
+    _environment(settings)
+    host = host or settings.host
+    port = port or settings.api_port
+    if not list_keys(settings.api_keys):
+        console.print(
+            f"[yellow]no API keys in {settings.api_keys}[/]: every route but /v1/health will answer 401; "
+            "create one with `churn-platform api-key create --name NAME --scope read --scope score`"
+        )
+    console.print(f"[bold green]Scoring API:[/] http://{host}:{port} (docs at /docs)", highlight=False)
+    uvicorn.run(
+        "churn_platform.api.app:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+    )
+
+
+api_key_app = typer.Typer(help="API keys of the scoring API (stored hashed; a key is shown once).")
+app.add_typer(api_key_app, name="api-key")
+
+
+@api_key_app.command("create")
+def api_key_create(
+    name: Annotated[str, typer.Option(help="Who uses the key, e.g. support-tool.")],
+    scope: Annotated[
+        list[str], typer.Option(help="read (GET risk) and/or score (POST /v1/score); repeatable.")
+    ],
+) -> None:
+    """Create a key and print it once (only its hash is kept)."""
+    from churn_platform.api.keys import create_key
+
+    settings = get_settings()
+    try:
+        key = create_key(settings.api_keys, name, scope)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(f"API key [bold]{name}[/] ({', '.join(sorted(set(scope)))}); shown once, keep it safe:")
+    print(key)
+
+
+@api_key_app.command("list")
+def api_key_list() -> None:
+    """Names, scopes and first characters of the keys."""
+    from churn_platform.api.keys import list_keys
+
+    for key in list_keys(get_settings().api_keys):
+        console.print(f"{key.name}: {', '.join(sorted(key.scopes))} ({key.shown}...)")
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(name: Annotated[str, typer.Option(help="The key's name.")]) -> None:
+    """Revoke a key; a running API stops accepting it at once."""
+    from churn_platform.api.keys import revoke_key
+
+    if not revoke_key(get_settings().api_keys, name):
+        raise _fail(f"no API key named {name!r}")
+    console.print(f"revoked {name}")
 
 
 def main() -> None:  # pragma: no cover - console entry point

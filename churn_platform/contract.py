@@ -156,12 +156,25 @@ def _accounts(profile: CompanyProfile) -> Source:
         updated_at="updated_at",
         references_accounts=False,
         columns=(
-            Column(_ID, "string", "Stable customer identifier (any text: numbers keep their leading zeros, UUIDs)."),
+            Column(
+                _ID,
+                "string",
+                "Stable customer identifier (any text: numbers keep their leading zeros, UUIDs).",
+            ),
             Column("name", "string", "Customer (company or person) name."),
             Column("email", "string", "Main contact email address."),
-            Column("country", "string", "ISO 3166-1 alpha-2 country code.", **_vocab(profile, "accounts", "country")),
-            Column("segment", "string", "Sales or customer segment.", **_vocab(profile, "accounts", "segment")),
-            Column("plan", "string", "Current plan at the time of export.", **_vocab(profile, "accounts", "plan")),
+            Column(
+                "country",
+                "string",
+                "ISO 3166-1 alpha-2 country code.",
+                **_vocab(profile, "accounts", "country"),
+            ),
+            Column(
+                "segment", "string", "Sales or customer segment.", **_vocab(profile, "accounts", "segment")
+            ),
+            Column(
+                "plan", "string", "Current plan at the time of export.", **_vocab(profile, "accounts", "plan")
+            ),
             Column("signup_date", "date", "Date the account was created.", not_future=True),
             Column(
                 "acquisition_channel",
@@ -216,7 +229,10 @@ def _subscriptions(profile: CompanyProfile) -> Source:
                 minimum=0,
             ),
             Column(
-                "change_type", "string", "Why this period started.", **_vocab(profile, "subscriptions", "change_type")
+                "change_type",
+                "string",
+                "Why this period started.",
+                **_vocab(profile, "subscriptions", "change_type"),
             ),
             Column("start_date", "date", "First day of the period.", not_future=True),
             Column("end_date", "date", "Last day of the period; empty while it runs.", nullable=True),
@@ -248,8 +264,12 @@ def _invoices(profile: CompanyProfile) -> Source:
             Column("issued_date", "date", "Day the invoice was issued.", not_future=True),
             Column("due_date", "date", "Day payment is due."),
             Column("amount", "decimal", f"Invoice amount, in {profile.currency}.", minimum=0),
-            Column("paid_date", "date", "Day it was paid; empty while unpaid.", nullable=True, not_future=True),
-            Column("status", "string", "Payment status at export time.", **_vocab(profile, "invoices", "status")),
+            Column(
+                "paid_date", "date", "Day it was paid; empty while unpaid.", nullable=True, not_future=True
+            ),
+            Column(
+                "status", "string", "Payment status at export time.", **_vocab(profile, "invoices", "status")
+            ),
             Column("failed_attempts", "integer", "Failed charge attempts so far.", minimum=0, maximum=20),
             Column("updated_at", "timestamp", _UPDATED, not_future=True),
         ),
@@ -267,7 +287,9 @@ def _usage_events(profile: CompanyProfile) -> Source:
         + "). Events of a type with a measure carry it in `duration_seconds` or `value`.",
         primary_key="event_id",
         columns=(
-            Column("event_id", "string", "Event identifier, unique across all batches (any text, e.g. a UUID)."),
+            Column(
+                "event_id", "string", "Event identifier, unique across all batches (any text, e.g. a UUID)."
+            ),
             Column(_ID, "string", "Customer whose user produced the event."),
             Column("event_ts", "timestamp", "When the event happened (UTC).", not_future=True),
             Column(
@@ -468,7 +490,7 @@ def render_markdown(contract: Contract | None = None) -> str:
         "A batch may hold several part files. Files are ingested exactly once, identified by their content "
         "hash; re-delivering the same file adds nothing. Identifiers are text everywhere: `000123` stays "
         "`000123`, and UUIDs are welcome. A source the profile marks as not delivered is simply absent; a "
-        "header-only file of an optional source means \"no rows\".",
+        'header-only file of an optional source means "no rows".',
         "",
         "Rules that apply to every source:",
         "",

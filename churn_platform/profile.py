@@ -194,7 +194,9 @@ class CompanyProfile(_Strict):
     version: str = Field(min_length=1)
     name: str = Field(min_length=1)
     description: str = ""
-    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of MRR and amounts.")
+    currency: str = Field(
+        default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of MRR and amounts."
+    )
     sources: Sources = Sources()
     vocabularies: dict[str, Vocabulary] = Field(default_factory=dict)
     event_types: tuple[EventType, ...] = Field(min_length=1)
@@ -301,7 +303,14 @@ class CompanyProfile(_Strict):
         }
 
 
-ALL_SOURCE_NAMES = ("accounts", "subscriptions", "invoices", "usage_events", "support_tickets", "nps_responses")
+ALL_SOURCE_NAMES = (
+    "accounts",
+    "subscriptions",
+    "invoices",
+    "usage_events",
+    "support_tickets",
+    "nps_responses",
+)
 
 
 def resolve_profile_path(ref: str | os.PathLike[str] | None = None) -> Path:
@@ -407,13 +416,17 @@ def behaviour_features(profile: CompanyProfile) -> list[BehaviourFeature]:
                 )
         if "change" in e.features:
             for p, meas in prefixes:
-                out.append(BehaviourFeature(name=f"{p}_change_pct", kind="change_pct", event_type=t, measure=meas))
+                out.append(
+                    BehaviourFeature(name=f"{p}_change_pct", kind="change_pct", event_type=t, measure=meas)
+                )
         if "recency" in e.features:
             out.append(BehaviourFeature(name=f"days_since_last_{t}", kind="days_since_last", event_type=t))
         if "per_active_day" in e.features:
             for p, meas in prefixes:
                 out.append(
-                    BehaviourFeature(name=f"{p}_per_active_day", kind="per_active_day", event_type=t, measure=meas)
+                    BehaviourFeature(
+                        name=f"{p}_per_active_day", kind="per_active_day", event_type=t, measure=meas
+                    )
                 )
     return out
 

@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = None
     oidc_cookie_secret: SecretStr | None = Field(
-        default=None, description="Signs the dashboard's sign-in cookie; default derived from the client secret."
+        default=None,
+        description="Signs the dashboard's sign-in cookie; default derived from the client secret.",
     )
     oidc_redirect_uri: str | None = Field(
         default=None, description="Default http://HOST:DASHBOARD_PORT/oauth2callback."
@@ -115,7 +116,9 @@ class Settings(BaseSettings):
 
     # --- the scoring API -----------------------------------------------------------------------------
     api_port: int = 8081
-    api_keys_file: Path | None = Field(default=None, description="Hashed API keys; default data_dir/api/keys.json.")
+    api_keys_file: Path | None = Field(
+        default=None, description="Hashed API keys; default data_dir/api/keys.json."
+    )
     api_reload_seconds: float = Field(
         default=5.0, gt=0, description="How often the API checks whether the champion alias moved."
     )
@@ -243,7 +246,11 @@ def _one_line(exc: ValidationError) -> str:
         field = str(err["loc"][0]) if err["loc"] else ""
         variable = f"{PREFIX}{field.upper()}" if field else "settings"
         value = os.environ.get(variable)
-        shown = "" if value is None or "secret" in field or "token" in field or "password" in field else f"={value!r}"
+        shown = (
+            ""
+            if value is None or "secret" in field or "token" in field or "password" in field
+            else f"={value!r}"
+        )
         problems.append(f"{variable}{shown}: {err['msg']}")
     return "; ".join(problems)
 

@@ -29,7 +29,10 @@ def configuration_problems(check_policies: bool = True) -> list[str]:
     if not check_policies:
         return []
     problems = []
-    for path, load in ((settings.policy_path, load_policy), (settings.retention_policy_path, load_retention_policy)):
+    for path, load in (
+        (settings.policy_path, load_policy),
+        (settings.retention_policy_path, load_retention_policy),
+    ):
         try:
             load(path)
         except ValueError as exc:
