@@ -53,7 +53,7 @@ def _source(table: str, available: set[str]) -> str:
     return table if table in available else f"({_EMPTY[table]})"
 
 
-def _worklist_sql(available: set[str]) -> str:
+def worklist_sql(available: set[str]) -> str:
     """One row per customer of the latest scoring run, with value, latest decision and contact status."""
     value = _source("ml.customer_value", available)
     decisions = _source("retention.decisions", available)
@@ -187,7 +187,7 @@ class TableSpec:
 SPECS: dict[str, TableSpec] = {
     "worklist": TableSpec(
         ("ml.churn_scores", "dim_customers"),
-        _worklist_sql,
+        worklist_sql,
         ("ml.customer_value", "retention.decisions", "retention.send_ledger", "raw.accounts"),
     ),
     "churn_trend": TableSpec(("fct_churn_labels", "fct_customer_features"), _churn_trend_sql),
