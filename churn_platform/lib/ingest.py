@@ -15,6 +15,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from churn_platform.contract import Source, active_contract
+from churn_platform.lib.erasure import erased_row_numbers
 from churn_platform.lib.landing import LandingFile, discover
 from churn_platform.lib.quality import SuiteRunner
 
@@ -55,6 +57,7 @@ class FileReport:
     quarantined: int = 0
     reason: str = ""
     rules: dict[str, int] = field(default_factory=dict)
+    erased: int = 0  # rows of erased customers dropped (suppression list)
 
 
 @dataclass
@@ -150,6 +153,12 @@ def _check_utf8(path: Path) -> None:
             ) from exc
 
 
+def without_row_text(message: str) -> str:
+    """A parser's message without the raw row it quotes (``...: Expected 5 columns, got 3: <row>``): rejection
+    messages reach the warehouse, Dagster's event log and alerts, and a row may hold personal data."""
+    return re.sub(r"(Expected \d+ columns, got \d+)(: .*)?$", r"\1", message.strip().splitlines()[0] if message.strip() else message)
+
+
 def read_landing_file(lf: LandingFile, source: Source) -> pa.Table:
     """Read a file as delivered (CSV values as text); reject what cannot be read or misses columns."""
     path = lf.path
@@ -169,7 +178,7 @@ def read_landing_file(lf: LandingFile, source: Source) -> pa.Table:
                 ),
             )
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise FileRejectedError(f"{path}: malformed CSV: {exc}") from exc
+            raise FileRejectedError(f"{path}: malformed CSV: {without_row_text(str(exc))}") from exc
     else:
         try:
             table = pq.read_table(path)
@@ -246,12 +255,17 @@ def ingest_file(
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
 
     typed, cast_failed = _typed(con, table, source)
+    # --- erasure (issue 14): rows of erased customers are dropped here, before validation or quarantine ---
+    erased = erased_row_numbers(typed)
+    typed = _without_rows(typed, erased)
+    # ---
     bad: dict[int, list[tuple[str, str]]] = {}  # row -> [(rule, column)]
     for c in source.columns:
         if c.name in cast_failed.column_names:
             rows = cast_failed.filter(cast_failed.column(c.name)).column("_row_number").to_pylist()
             for r in rows:
-                bad.setdefault(r, []).append((f"{c.name}: not a valid {c.type}", c.name))
+                if r not in erased:
+                    bad.setdefault(r, []).append((f"{c.name}: not a valid {c.type}", c.name))
     cast_ok = _without_rows(typed, bad)
 
     outcome = runner.validate(source.name, _as_frame(cast_ok), pd.Timestamp(lf.batch_date))
@@ -277,13 +291,17 @@ def ingest_file(
             bad_rows = sorted(bad)
             originals = table.take(pa.array([r - 1 for r in bad_rows])).to_pylist()
             records = []
+            personal = set(source.personal_columns)
             for r, original in zip(bad_rows, originals, strict=True):
-                payload = json.dumps({k: None if v is None else str(v) for k, v in original.items()})
+                # the record keeps what releasing the row needs, never personal data (name, email, free text)
+                payload = json.dumps(
+                    {k: None if v is None else str(v) for k, v in original.items() if k not in personal}
+                )
                 for rule, column in bad[r]:
                     value = original.get(column)
+                    shown = None if value is None else f"<{len(str(value))} characters>" if column in personal else str(value)[:200]
                     records.append(
-                        (lf.source, rel, digest, lf.batch_date, r, rule, column,
-                         None if value is None else str(value)[:200], payload, now, None)
+                        (lf.source, rel, digest, lf.batch_date, r, rule, column, shown, payload, now, None)
                     )  # fmt: skip
             con.executemany("insert into raw._quarantine values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", records)
         good = _without_rows(cast_ok, bad)
@@ -307,7 +325,10 @@ def ingest_file(
     for problems in bad.values():
         for rule, _ in problems:
             rule_counts[rule] = rule_counts.get(rule, 0) + 1
-    return FileReport(rel, lf.batch_date, "loaded", rows_total, good.num_rows, len(bad), rules=rule_counts)
+    return FileReport(
+        rel, lf.batch_date, "loaded", rows_total, good.num_rows, len(bad), rules=rule_counts, erased=len(erased),
+        reason=f"{len(erased)} rows of erased customers dropped" if erased else "",
+    )
 
 
 def release_quarantine(con: duckdb.DuckDBPyConnection, source: Source) -> int:
