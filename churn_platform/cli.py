@@ -684,6 +684,40 @@ def api_key_revoke(name: Annotated[str, typer.Option(help="The key's name.")]) -
     console.print(f"revoked {name}")
 
 
+@app.command()
+def erase(
+    customer: Annotated[str, typer.Option(help="The customer id to erase everywhere.")],
+    reason: Annotated[str, typer.Option(help="Why (e.g. 'GDPR art. 17 request #1234'); kept in the audit log.")],
+    by: Annotated[str | None, typer.Option(help="Who asked for it (default: the operating-system user).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a customer from landing files, warehouse, marts, scores, decisions, ledger (a salted tombstone
+    stays), outbox, exports, published snapshots, Dagster's and MLflow's stores; re-deliveries are dropped."""
+    import getpass
+
+    from churn_platform.lib.erase import ErasureError, erase_customer
+
+    settings = get_settings()
+    _environment(settings)
+    if not yes and not typer.confirm(f"Erase customer {customer} everywhere? This cannot be undone", default=False):
+        raise typer.Exit(1)
+    actor = by or getpass.getuser()
+    with console.status(f"erasing {customer} ..."):
+        try:
+            report = erase_customer(customer, reason, settings, actor)
+        except ErasureError as exc:
+            raise _fail(str(exc)) from exc
+    summary = report.summary()
+    console.print(
+        f"[bold green]erased[/] (tombstone {summary['customer_hash'][:16]}...): {summary['landing_rows']} rows in "
+        f"{summary['landing_files']} landing files, {summary['warehouse_rows']} warehouse rows in "
+        f"{summary['warehouse_tables']} tables, {summary['ledger_tombstones']} ledger rows tombstoned, "
+        f"{summary['redacted_cells']} text cells redacted, {summary['files_rewritten']} files rewritten, "
+        f"{summary['files_deleted']} deleted, marts rebuilt: {summary['marts_rebuilt']}; recorded in the audit log",
+        highlight=False,
+    )
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
