@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     salesforce_object: str = "Account"
     salesforce_external_id_field: str = "Churn_Customer_Id__c"
     crm_batch_size: int = Field(default=100, ge=1, le=10_000)
+    crm_backoff_seconds: float = Field(default=0.5, ge=0, description="First retry wait; doubles each time.")
 
     demo_customers: int = Field(default=10000, ge=10, description="Size of the demo company.")
     demo_months: int = Field(default=12, ge=2, le=120)

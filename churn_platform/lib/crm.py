@@ -313,7 +313,7 @@ def write_back(
     warehouse: Path,
     writer: CrmWriter,
     rows: pd.DataFrame,
-    rounds: int = 5,
+    rounds: int = 10,
     backoff_seconds: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
     skip: Callable[[str], bool] | None = None,

@@ -82,6 +82,7 @@ def resources() -> dg.Definitions:
                 salesforce_object=s.salesforce_object,
                 salesforce_external_id_field=s.salesforce_external_id_field,
                 batch_size=s.crm_batch_size,
+                backoff_seconds=s.crm_backoff_seconds,
             )
         }
     )
