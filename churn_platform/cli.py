@@ -374,23 +374,24 @@ def _views(settings: Settings, host: str, ports: dict[str, int]) -> list[Any]:
             )
         )
     if ports["dashboard"]:
+        from churn_platform.dashboard.auth import dashboard_command
+
+        command, bind = dashboard_command(
+            settings,
+            str(bin_dir / "streamlit"),
+            PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py",
+            host,
+            ports["dashboard"],
+        )
+        if bind != host:
+            console.print(
+                f"[yellow]the dashboard has no sign-in configured (CHURN_OIDC_*): it binds to {bind}, not {host}[/]"
+            )
         views.append(
             Service(
                 "Risk dashboard",
-                [
-                    str(bin_dir / "streamlit"),
-                    "run",
-                    str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"),
-                    "--server.address",
-                    host,
-                    "--server.port",
-                    str(ports["dashboard"]),
-                    "--server.headless",
-                    "true",
-                    "--browser.gatherUsageStats",
-                    "false",
-                ],
-                f"http://{host}:{ports['dashboard']}",
+                command,
+                f"http://{bind}:{ports['dashboard']}",
                 "/_stcore/health",
                 "worklist, trends, campaigns, model health (reads published snapshots only)",
             )
