@@ -688,8 +688,12 @@ def api_key_revoke(name: Annotated[str, typer.Option(help="The key's name.")]) -
 @app.command()
 def erase(
     customer: Annotated[str, typer.Option(help="The customer id to erase everywhere.")],
-    reason: Annotated[str, typer.Option(help="Why (e.g. 'GDPR art. 17 request #1234'); kept in the audit log.")],
-    by: Annotated[str | None, typer.Option(help="Who asked for it (default: the operating-system user).")] = None,
+    reason: Annotated[
+        str, typer.Option(help="Why (e.g. 'GDPR art. 17 request #1234'); kept in the audit log.")
+    ],
+    by: Annotated[
+        str | None, typer.Option(help="Who asked for it (default: the operating-system user).")
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Erase a customer from landing files, warehouse, marts, scores, decisions, ledger (a salted tombstone
@@ -700,7 +704,9 @@ def erase(
 
     settings = get_settings()
     _environment(settings)
-    if not yes and not typer.confirm(f"Erase customer {customer} everywhere? This cannot be undone", default=False):
+    if not yes and not typer.confirm(
+        f"Erase customer {customer} everywhere? This cannot be undone", default=False
+    ):
         raise typer.Exit(1)
     actor = by or getpass.getuser()
     with console.status(f"erasing {customer} ..."):

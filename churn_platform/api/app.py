@@ -13,8 +13,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import pandas as pd
-from fastapi import Depends, FastAPI, HTTPException, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -106,7 +107,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _risk(row: dict[str, Any]) -> dict[str, Any]:
+def _risk(row: dict[Any, Any]) -> dict[str, Any]:
     decision = _text(row.get("decision"))
     if decision is None:
         why = (
@@ -151,7 +152,7 @@ class PublishedRisk:
         self._stamp: int | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
-        self.by_id: dict[str, dict[str, Any]] = {}
+        self.by_id: dict[str, bytes] = {}  # the JSON answer, serialised once per publication
         self.snapshot: str | None = None
         self.published_at: str | None = None
 
@@ -168,7 +169,7 @@ class PublishedRisk:
             if stamp == self._stamp:
                 return
             frame = pd.read_parquet(self.path)
-            self.by_id = {str(r["customer_id"]): _risk(r) for r in frame.to_dict("records")}
+            self.by_id = {str(r["customer_id"]): orjson.dumps(_risk(r)) for r in frame.to_dict("records")}
             self.snapshot = str(frame["snapshot_date"].max())[:10] if len(frame) else None
             manifest = self.path.parent / "manifest.json"
             if manifest.exists():
@@ -248,8 +249,8 @@ def create_app(
     app.state.champion = champion
     app.state.risk = risk
 
-    def require(scope: str) -> Callable[..., ApiKey]:
-        def check(
+    def require(scope: str) -> Callable[..., Any]:
+        async def check(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
             x_api_key: Annotated[str | None, Security(header_key)],
         ) -> ApiKey:
@@ -268,7 +269,7 @@ def create_app(
         return check
 
     @app.get("/v1/health", response_model=Health, tags=["health"])
-    def health() -> Health:
+    async def health() -> Health:
         risk.refresh(time.monotonic())
         version = champion.loaded.version if champion.loaded else None
         return Health(
@@ -285,16 +286,16 @@ def create_app(
         tags=["risk"],
         responses={404: {"description": "No published score for this customer."}},
     )
-    def customer_risk(customer_id: str, key: Annotated[ApiKey, Depends(require("read"))]) -> dict[str, Any]:
+    async def customer_risk(customer_id: str, key: Annotated[ApiKey, Depends(require("read"))]) -> Response:
         """The customer's latest probability, tier, reasons, value, next best action, model and snapshot."""
         risk.refresh(time.monotonic())
         found = risk.by_id.get(customer_id)
         if found is None:
             raise HTTPException(404, "no published score for this customer (unknown, inactive or erased)")
-        return found
+        return Response(found, media_type="application/json")
 
     @app.get("/v1/model", response_model=ModelInfo, tags=["score"])
-    def model_info(key: Annotated[ApiKey, Depends(require("score"))]) -> ModelInfo:
+    async def model_info(key: Annotated[ApiKey, Depends(require("score"))]) -> ModelInfo:
         """The features POST /v1/score takes: the champion's signature."""
         loaded = champion.loaded
         if loaded is None:
@@ -309,7 +310,7 @@ def create_app(
     @app.post("/v1/score", response_model=ScoreResponse, tags=["score"])
     async def score(
         body: ScoreRequest, request: Request, key: Annotated[ApiKey, Depends(require("score"))]
-    ) -> ScoreResponse:
+    ) -> Response:
         """Probability, tier and reasons for the features given, computed now by the champion."""
         try:
             scored = await champion.score(body.features)
@@ -317,14 +318,15 @@ def create_app(
             raise HTTPException(422, str(exc)) from None
         except LookupError as exc:
             raise HTTPException(503, str(exc)) from None
-        return ScoreResponse(
-            customer_id=body.customer_id,
-            churn_probability=scored.churn_probability,
-            risk_tier=scored.risk_tier,
-            reasons=scored.reasons,
-            model_version=scored.model_version,
-            tier_cutoffs=scored.cutoffs,
-        )
+        answer = {
+            "customer_id": body.customer_id,
+            "churn_probability": scored.churn_probability,
+            "risk_tier": scored.risk_tier,
+            "reasons": scored.reasons,
+            "model_version": scored.model_version,
+            "tier_cutoffs": scored.cutoffs,
+        }
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     return app
 

@@ -14,6 +14,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SCOPES = ("read", "score")
 PREFIX = "cpk_"
@@ -30,7 +31,7 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _load(path: Path) -> list[dict[str, object]]:
+def _load(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     doc = json.loads(path.read_text())
@@ -38,7 +39,7 @@ def _load(path: Path) -> list[dict[str, object]]:
     return [k for k in keys if isinstance(k, dict)]
 
 
-def _save(path: Path, keys: list[dict[str, object]]) -> None:
+def _save(path: Path, keys: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -79,11 +80,13 @@ def revoke_key(path: Path, name: str) -> bool:
     return len(kept) < len(keys)
 
 
+def _key(entry: dict[str, Any]) -> ApiKey:
+    scopes = entry.get("scopes") or []
+    return ApiKey(str(entry["name"]), frozenset(str(s) for s in scopes), str(entry.get("shown", "")))
+
+
 def list_keys(path: Path) -> list[ApiKey]:
-    return [
-        ApiKey(str(k["name"]), frozenset(map(str, k.get("scopes", []))), str(k.get("shown", "")))  # type: ignore[call-overload]
-        for k in _load(path)
-    ]
+    return [_key(k) for k in _load(path)]
 
 
 class KeyRing:
@@ -101,14 +104,7 @@ class KeyRing:
             stamp = None
         if stamp == self._stamp:
             return
-        self._by_hash = {
-            str(k["sha256"]): ApiKey(
-                str(k["name"]),
-                frozenset(map(str, k.get("scopes", []))),
-                str(k.get("shown", "")),  # type: ignore[call-overload]
-            )
-            for k in (_load(self.path) if stamp is not None else [])
-        }
+        self._by_hash = {str(k["sha256"]): _key(k) for k in (_load(self.path) if stamp is not None else [])}
         self._stamp = stamp
 
     def find(self, presented: str) -> ApiKey | None:

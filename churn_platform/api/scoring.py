@@ -134,6 +134,7 @@ class Champion:
     loaded: Loaded | None = None
     _queue: list[_Pending] = field(default_factory=list)
     _wake: asyncio.Event | None = None
+    _worker: asyncio.Task[None] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     batches: int = 0
     rows: int = 0
@@ -201,7 +202,7 @@ class Champion:
         self._queue.append(pending)
         if self._wake is None:
             self._wake = asyncio.Event()
-            loop.create_task(self._batches())
+            self._worker = loop.create_task(self._batches())
         self._wake.set()
         return await pending.future
 

@@ -61,8 +61,8 @@ def role_from_claims(claims: Mapping[str, Any], settings: Settings) -> str | Non
     raw = claims.get(settings.auth_role_claim)
     values = raw if isinstance(raw, list | tuple) else [raw] if raw is not None else []
     roles = {settings.auth_role_map.get(str(v)) for v in values} - {None}
-    roles = {r for r in roles if r in ROLES}
-    return max(roles, key=lambda r: RANK[str(r)]) if roles else None  # type: ignore[arg-type]
+    known = [str(r) for r in roles if r in ROLES]
+    return max(known, key=lambda r: RANK[r]) if known else None
 
 
 def viewer_from_claims(claims: Mapping[str, Any], settings: Settings) -> Viewer | None:
@@ -94,7 +94,9 @@ def secrets_toml(settings: Settings) -> str:
         if settings.oidc_cookie_secret
         else hashlib.sha256(f"churn-platform-cookie:{secret}:{settings.oidc_client_id}".encode()).hexdigest()
     )
-    redirect = settings.oidc_redirect_uri or f"http://{settings.host}:{settings.dashboard_port}/oauth2callback"
+    redirect = (
+        settings.oidc_redirect_uri or f"http://{settings.host}:{settings.dashboard_port}/oauth2callback"
+    )
     return "\n".join(
         [
             "[auth]",
@@ -123,7 +125,9 @@ def write_secrets(settings: Settings) -> Path | None:
     return path
 
 
-def dashboard_command(settings: Settings, streamlit: str, app: Path, host: str, port: int) -> tuple[list[str], str]:
+def dashboard_command(
+    settings: Settings, streamlit: str, app: Path, host: str, port: int
+) -> tuple[list[str], str]:
     """The ``streamlit run`` command for the dashboard and the address it binds to.
 
     Local mode binds to localhost whatever ``host`` says: without sign-in the dashboard must not be reachable

@@ -51,7 +51,7 @@ FIELDS = (
 """What each CRM record receives, besides the external id (``customer_id``)."""
 
 
-def next_best_action(row: dict[str, Any]) -> str:
+def next_best_action(row: dict[Any, Any]) -> str:
     """The retention decision in a few words for a CRM field: ``intervention: offer``, control, or why none."""
     decision = row.get("decision")
     if decision == "treat":
@@ -75,8 +75,8 @@ def writeback_rows(warehouse: Path) -> pd.DataFrame:
             "customer_id": worklist["customer_id"].astype(str),
             "churn_probability": worklist["churn_probability"].astype(float).round(4),
             "risk_tier": worklist["risk_tier"].astype(str),
-            "top_reason": worklist["reason_1"].where(worklist["reason_1"].notna(), None),
-            "value_band": worklist["value_band"].where(worklist["value_band"].notna(), None),
+            "top_reason": worklist["reason_1"].astype(object).where(worklist["reason_1"].notna()),
+            "value_band": worklist["value_band"].astype(object).where(worklist["value_band"].notna()),
             "next_best_action": [next_best_action(r) for r in worklist.to_dict("records")],
             "model_version": worklist["model_version"].astype(str),
             "snapshot_date": pd.to_datetime(worklist["snapshot_date"]).dt.date,
@@ -148,7 +148,9 @@ class HubSpotWriter:
 
         from hubspot import HubSpot
 
-        self._api = getattr(HubSpot(access_token=access_token, host=host.rstrip("/")).crm, object_type).batch_api
+        self._api = getattr(
+            HubSpot(access_token=access_token, host=host.rstrip("/")).crm, object_type
+        ).batch_api
         self._models = importlib.import_module(f"hubspot.crm.{object_type}")
         self.id_property = id_property
         self.batch_size = min(batch_size, 100)  # HubSpot takes at most 100 inputs per batch call
@@ -191,7 +193,11 @@ class HubSpotWriter:
                 out.written[str(key)] = str(result.id)
         for error in getattr(response, "errors", None) or []:
             ids = [v for values in (error.context or {}).values() for v in values if v in asked]
-            transient = (error.category or "") not in {"VALIDATION_ERROR", "INVALID_PROPERTY", "OBJECT_NOT_FOUND"}
+            transient = (error.category or "") not in {
+                "VALIDATION_ERROR",
+                "INVALID_PROPERTY",
+                "OBJECT_NOT_FOUND",
+            }
             for key in ids:
                 if key in out.written:
                     continue
@@ -226,7 +232,9 @@ class SalesforceWriter:
         if session_id and instance_url:
             sf = Salesforce(instance_url=instance_url, session_id=session_id)
         else:
-            sf = Salesforce(username=username, password=password, security_token=security_token, domain=domain)
+            sf = Salesforce(
+                username=username, password=password, security_token=security_token, domain=domain
+            )
         if instance_url and instance_url.startswith("http://"):
             # a local stand-in of Salesforce (tests): the library builds https URLs from the host
             sf.bulk_url = sf.bulk_url.replace("https://", "http://", 1)
@@ -267,7 +275,9 @@ class SalesforceWriter:
                 continue
             errors = result.get("errors") or []
             codes = {str(e.get("statusCode")) for e in errors if isinstance(e, dict)}
-            reason = "; ".join(f"{e.get('statusCode')}: {e.get('message')}" for e in errors if isinstance(e, dict))
+            reason = "; ".join(
+                f"{e.get('statusCode')}: {e.get('message')}" for e in errors if isinstance(e, dict)
+            )
             (out.retry if codes & self.TRANSIENT_CODES or not codes else out.refused)[key] = reason[:300]
         return out
 
@@ -299,8 +309,10 @@ class WritebackReport:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-def _payload_hash(record: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps({k: _text(record.get(k)) for k in FIELDS}, sort_keys=True).encode()).hexdigest()
+def _payload_hash(record: dict[Any, Any]) -> str:
+    return hashlib.sha256(
+        json.dumps({k: _text(record.get(k)) for k in FIELDS}, sort_keys=True).encode()
+    ).hexdigest()
 
 
 def ensure_ledger(con: duckdb.DuckDBPyConnection) -> None:
@@ -352,7 +364,9 @@ def write_back(
             "queued_at) select * from incoming on conflict do nothing"
         )
         con.unregister("incoming")
-        report.queued = int(con.execute("select count(*) from crm.writeback_ledger").fetchall()[0][0] - before)
+        report.queued = int(
+            con.execute("select count(*) from crm.writeback_ledger").fetchall()[0][0] - before
+        )
         report.already_written = int(
             con.execute(
                 "select count(*) from crm.writeback_ledger where crm = ? and snapshot_date = ? and status = 'written'",
@@ -402,7 +416,7 @@ def _record(
     con: duckdb.DuckDBPyConnection,
     crm: str,
     snapshot: Any,
-    batch: list[dict[str, Any]],
+    batch: list[dict[Any, Any]],
     result: BatchResult | None,
     error: str | None,
     refused_whole: str | None,

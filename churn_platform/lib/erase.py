@@ -27,6 +27,7 @@ pipeline (DuckDB has one writer): the erasure says so and changes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -143,7 +144,10 @@ def _read(path: Path) -> pa.Table:
         return pq.read_table(path)
     header = path.open(encoding="utf-8", errors="replace").readline().strip().split(",")
     return pacsv.read_csv(
-        path, convert_options=pacsv.ConvertOptions(column_types={h: pa.string() for h in header}, strings_can_be_null=True)
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in header}, strings_can_be_null=True
+        ),
     )
 
 
@@ -162,7 +166,9 @@ def find_identifiers(customer_id: str, settings: Settings) -> Identifiers:
             continue
         if "customer_id" not in table.column_names:
             continue
-        frame = table.select([c for c in ("customer_id", "name", "email") if c in table.column_names]).to_pandas()
+        frame = table.select(
+            [c for c in ("customer_id", "name", "email") if c in table.column_names]
+        ).to_pandas()
         mine = frame[frame["customer_id"].astype(str) == customer_id]
         found |= not mine.empty
         if "email" in mine:
@@ -181,7 +187,9 @@ def find_identifiers(customer_id: str, settings: Settings) -> Identifiers:
                 "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'accounts'"
             ).fetchall()[0][0]
             if has:
-                for cid, name, email in con.execute("select customer_id, name, email from raw.accounts").fetchall():
+                for cid, name, email in con.execute(
+                    "select customer_id, name, email from raw.accounts"
+                ).fetchall():
                     if str(cid) == customer_id:
                         found = True
                         if email:
@@ -251,7 +259,9 @@ def _scrub_table(table: pa.Table, ids: Identifiers) -> tuple[pa.Table, int, int]
     return table, dropped, changed
 
 
-def _rewrite_table_file(path: Path, ids: Identifiers, keep_mtime: bool = False, delete_if_empty: bool = False) -> tuple[int, int, bool]:
+def _rewrite_table_file(
+    path: Path, ids: Identifiers, keep_mtime: bool = False, delete_if_empty: bool = False
+) -> tuple[int, int, bool]:
     """Rewrite a Parquet or CSV file without the customer; returns (rows dropped, cells changed, deleted)."""
     table = _read(path)
     scrubbed, dropped, changed = _scrub_table(table, ids)
@@ -292,13 +302,20 @@ def _scrub_sqlite(path: Path, ids: Identifiers) -> int:
     values = [v for v in ids.all() if v]
     with closing(sqlite3.connect(path, timeout=60)) as con:
         con.execute("pragma wal_checkpoint(truncate)")
-        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'")]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"
+            )
+        ]
         for table in tables:
             columns = [r[1] for r in con.execute(f'pragma table_info("{table}")')]
             for column in columns:
                 where = " or ".join(f'instr(cast("{column}" as text), ?) > 0' for _ in values)
                 try:
-                    rows = con.execute(f'select rowid, "{column}" from "{table}" where {where}', values).fetchall()
+                    rows = con.execute(
+                        f'select rowid, "{column}" from "{table}" where {where}', values
+                    ).fetchall()
                 except sqlite3.OperationalError:  # WITHOUT ROWID tables: none of the stores we know
                     continue
                 for rowid, value in rows:
@@ -346,25 +363,44 @@ def _input_example(path: Path, features: pd.DataFrame) -> bool:
         return False
 
     def same(a: Any, b: Any) -> bool:
-        if a is None or b is None or (isinstance(a, float) and np.isnan(a)) or (isinstance(b, float) and np.isnan(b)):
-            return (a is None or (isinstance(a, float) and np.isnan(a))) and (b is None or (isinstance(b, float) and np.isnan(b)))
+        if (
+            a is None
+            or b is None
+            or (isinstance(a, float) and np.isnan(a))
+            or (isinstance(b, float) and np.isnan(b))
+        ):
+            return (a is None or (isinstance(a, float) and np.isnan(a))) and (
+                b is None or (isinstance(b, float) and np.isnan(b))
+            )
         if isinstance(a, int | float) and isinstance(b, int | float | np.number):
             return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=1e-9))
         return str(a) == str(b)
 
     theirs = features[shared].to_dict("records")
-    hit = any(all(same(row[c], f[c]) for c in shared) for row in example[shared].to_dict("records") for f in theirs)
+    hit = any(
+        all(same(row[c], f[c]) for c in shared) for row in example[shared].to_dict("records") for f in theirs
+    )
     if not hit:
         return False
     replacement = representative_rows(example)
     new_split = json.loads(replacement.to_json(orient="split", index=False))
     new_split.pop("index", None)
     payload = {"dataframe_split": new_split} if wrapped else new_split
-    _replace_atomic(path, lambda tmp: tmp.write_text(json.dumps(payload)))
+    _replace_atomic(path, lambda tmp: _write_text(tmp, json.dumps(payload)))
     return True
 
 
-def _scrub_files(roots: list[Path], skip: set[Path], ids: Identifiers, features: pd.DataFrame, report: ErasureReport) -> None:
+def _write_text(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def _rewrite_bytes(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def _scrub_files(
+    roots: list[Path], skip: set[Path], ids: Identifiers, features: pd.DataFrame, report: ErasureReport
+) -> None:
     outbox_marker = f"_{ids.customer_id}_"
     for path in _walk(roots, skip):
         name = path.name
@@ -381,7 +417,9 @@ def _scrub_files(roots: list[Path], skip: set[Path], ids: Identifiers, features:
                 continue
             if _is_duckdb(path):
                 continue  # the warehouse is handled on its own; another DuckDB file is reported by verification
-            if name in {"input_example.json", "serving_input_example.json"} and _input_example(path, features):
+            if name in {"input_example.json", "serving_input_example.json"} and _input_example(
+                path, features
+            ):
                 report.input_examples += 1
                 report.files_rewritten.append(str(path))
             if path.suffix in {".parquet", ".csv"}:
@@ -396,7 +434,7 @@ def _scrub_files(roots: list[Path], skip: set[Path], ids: Identifiers, features:
                     continue  # binary without a suffix: verification decides
                 new = _redact_bytes(data, ids)
                 if new != data:
-                    _replace_atomic(path, lambda tmp, content=new: tmp.write_bytes(content))
+                    _replace_atomic(path, functools.partial(_rewrite_bytes, data=new))
                     report.files_rewritten.append(str(path))
         except (OSError, ValueError, pa.ArrowInvalid, sqlite3.DatabaseError):
             continue  # left for verification to report
@@ -420,7 +458,9 @@ def _walk(roots: list[Path], skip: set[Path]) -> Iterator[Path]:
 # --- the warehouse -----------------------------------------------------------------------------------------
 
 
-def _scrub_warehouse(warehouse: Path, ids: Identifiers, tombstone: str, rehashed: dict[str, str | None], report: ErasureReport) -> pd.DataFrame:
+def _scrub_warehouse(
+    warehouse: Path, ids: Identifiers, tombstone: str, rehashed: dict[str, str | None], report: ErasureReport
+) -> pd.DataFrame:
     """Delete, tombstone and redact in one transaction; returns the customer's feature rows (for input examples)."""
     try:
         con = duckdb.connect(str(warehouse))
@@ -437,7 +477,9 @@ def _scrub_warehouse(warehouse: Path, ids: Identifiers, tombstone: str, rehashed
             columns.setdefault(f"{schema}.{table}", []).append((column, kind))
         features = pd.DataFrame()
         if ("main", "fct_customer_features") in tables:
-            features = con.execute("select * from fct_customer_features where customer_id = ?", [ids.customer_id]).df()
+            features = con.execute(
+                "select * from fct_customer_features where customer_id = ?", [ids.customer_id]
+            ).df()
         con.execute("begin transaction")
         for schema, table in tables:
             name = f'"{schema}"."{table}"'
@@ -445,18 +487,28 @@ def _scrub_warehouse(warehouse: Path, ids: Identifiers, tombstone: str, rehashed
             cols = dict(columns.get(key, []))
             if "customer_id" in cols:
                 if key in TOMBSTONE_TABLES:
-                    n = con.execute(f"select count(*) from {name} where customer_id = ?", [ids.customer_id]).fetchall()[0][0]
+                    n = con.execute(
+                        f"select count(*) from {name} where customer_id = ?", [ids.customer_id]
+                    ).fetchall()[0][0]
                     if n:
-                        sets = ["customer_id = ?"] + [f'"{c}" = null' for c in ("message_id", "last_error") if c in cols]
-                        con.execute(f"update {name} set {', '.join(sets)} where customer_id = ?", [tombstone, ids.customer_id])
+                        sets = ["customer_id = ?"] + [
+                            f'"{c}" = null' for c in ("message_id", "last_error") if c in cols
+                        ]
+                        con.execute(
+                            f"update {name} set {', '.join(sets)} where customer_id = ?",
+                            [tombstone, ids.customer_id],
+                        )
                         report.tombstones += int(n)
                 else:
-                    n = con.execute(f"delete from {name} where customer_id = ?", [ids.customer_id]).fetchall()[0][0]
+                    n = con.execute(
+                        f"delete from {name} where customer_id = ?", [ids.customer_id]
+                    ).fetchall()[0][0]
                     if n:
                         report.warehouse_rows[key] = int(n)
             if key == "raw._quarantine":
                 n = con.execute(
-                    f"delete from {name} where json_extract_string(record, '$.customer_id') = ?", [ids.customer_id]
+                    f"delete from {name} where json_extract_string(record, '$.customer_id') = ?",
+                    [ids.customer_id],
                 ).fetchall()[0][0]
                 if n:
                     report.warehouse_rows[key] = report.warehouse_rows.get(key, 0) + int(n)
@@ -472,7 +524,7 @@ def _scrub_warehouse(warehouse: Path, ids: Identifiers, tombstone: str, rehashed
                 cheap = " or ".join(f'contains("{column}"::varchar, ?)' for _ in values)
                 n = con.execute(
                     f'update {name} set "{column}" = regexp_replace("{column}"::varchar, ?, ?, \'g\') '
-                    f"where ({cheap}) and regexp_matches(\"{column}\"::varchar, ?)",
+                    f'where ({cheap}) and regexp_matches("{column}"::varchar, ?)',
                     [regex, rf"\1{REDACTED}\3", *values, regex],
                 ).fetchall()[0][0]
                 report.redacted_cells += int(n)
@@ -500,7 +552,9 @@ def _rebuild_marts(warehouse: Path) -> bool:
             check=False,
         )  # fmt: skip
     if result.returncode != 0:
-        raise ErasureError(f"rebuilding the marts failed (dbt run exit {result.returncode}): {result.stdout[-500:]}")
+        raise ErasureError(
+            f"rebuilding the marts failed (dbt run exit {result.returncode}): {result.stdout[-500:]}"
+        )
     return True
 
 
@@ -542,7 +596,13 @@ def remaining(roots: list[Path], ids: Identifiers) -> list[str]:
 
 
 def _store_roots(settings: Settings) -> list[Path]:
-    roots = [settings.data_dir, settings.landing, settings.outbox, settings.dagster, settings.warehouse.parent]
+    roots = [
+        settings.data_dir,
+        settings.landing,
+        settings.outbox,
+        settings.dagster,
+        settings.warehouse.parent,
+    ]
     uri = settings.mlflow_uri
     if uri.startswith("sqlite:///"):
         roots.append(Path(uri.removeprefix("sqlite:///")))
@@ -554,10 +614,14 @@ def _store_roots(settings: Settings) -> list[Path]:
     return out
 
 
-def erase_customer(customer_id: str, reason: str, settings: Settings, actor: str, rebuild_marts: bool = True) -> ErasureReport:
+def erase_customer(
+    customer_id: str, reason: str, settings: Settings, actor: str, rebuild_marts: bool = True
+) -> ErasureReport:
     """Erase one customer everywhere (see the module docstring); raises ErasureError naming what remains."""
     if not reason.strip():
-        raise ErasureError("an erasure needs a reason (e.g. 'GDPR request 2025-09-01 #1234'): it goes to the audit log")
+        raise ErasureError(
+            "an erasure needs a reason (e.g. 'GDPR request 2025-09-01 #1234'): it goes to the audit log"
+        )
     ids = find_identifiers(customer_id, settings)
     suppression = Suppression(settings.privacy)
     digest = suppression.digest(customer_id)
@@ -573,7 +637,12 @@ def erase_customer(customer_id: str, reason: str, settings: Settings, actor: str
         if rebuild_marts:
             report.marts_rebuilt = _rebuild_marts(settings.warehouse)
         _compact(settings.warehouse)
-    skip = {settings.warehouse.resolve(), settings.privacy.resolve(), settings.audit_db.resolve(), settings.landing.resolve()}
+    skip = {
+        settings.warehouse.resolve(),
+        settings.privacy.resolve(),
+        settings.audit_db.resolve(),
+        settings.landing.resolve(),
+    }
     _scrub_files(roots, skip, ids, features, report)
     left = remaining(roots, ids)
     audit.record(

@@ -67,7 +67,9 @@ class Suppression:
         return bool(self.hashes) and self.digest(customer_id) in self.hashes
 
 
-def drop_erased(table: pa.Table, suppression: Suppression, column: str = "customer_id") -> tuple[pa.Table, int]:
+def drop_erased(
+    table: pa.Table, suppression: Suppression, column: str = "customer_id"
+) -> tuple[pa.Table, int]:
     """The rows of ``table`` whose ``column`` is not an erased customer, and how many were dropped.
 
     A file without the column, or an empty list, passes untouched. Ids are hashed once per distinct value.
@@ -78,7 +80,11 @@ def drop_erased(table: pa.Table, suppression: Suppression, column: str = "custom
     erased = [i for i in ids if i is not None and suppression.contains(str(i))]
     if not erased:
         return table, 0
-    keep = pc.invert(pc.fill_null(pc.is_in(table.column(column), value_set=pa.array(erased, table.column(column).type)), False))
+    keep = pc.invert(
+        pc.fill_null(
+            pc.is_in(table.column(column), value_set=pa.array(erased, table.column(column).type)), False
+        )
+    )
     kept = table.filter(keep)
     return kept, table.num_rows - kept.num_rows
 
@@ -98,5 +104,7 @@ def erased_row_numbers(table: pa.Table, column: str = "customer_id") -> set[int]
     erased = [i for i in ids if i is not None and suppression.contains(str(i))]
     if not erased:
         return set()
-    mask = pc.fill_null(pc.is_in(table.column(column), value_set=pa.array(erased, table.column(column).type)), False)
+    mask = pc.fill_null(
+        pc.is_in(table.column(column), value_set=pa.array(erased, table.column(column).type)), False
+    )
     return set(table.filter(mask).column("_row_number").to_pylist())

@@ -156,7 +156,11 @@ def _check_utf8(path: Path) -> None:
 def without_row_text(message: str) -> str:
     """A parser's message without the raw row it quotes (``...: Expected 5 columns, got 3: <row>``): rejection
     messages reach the warehouse, Dagster's event log and alerts, and a row may hold personal data."""
-    return re.sub(r"(Expected \d+ columns, got \d+)(: .*)?$", r"\1", message.strip().splitlines()[0] if message.strip() else message)
+    return re.sub(
+        r"(Expected \d+ columns, got \d+)(: .*)?$",
+        r"\1",
+        message.strip().splitlines()[0] if message.strip() else message,
+    )
 
 
 def read_landing_file(lf: LandingFile, source: Source) -> pa.Table:
@@ -299,7 +303,13 @@ def ingest_file(
                 )
                 for rule, column in bad[r]:
                     value = original.get(column)
-                    shown = None if value is None else f"<{len(str(value))} characters>" if column in personal else str(value)[:200]
+                    shown = (
+                        None
+                        if value is None
+                        else f"<{len(str(value))} characters>"
+                        if column in personal
+                        else str(value)[:200]
+                    )
                     records.append(
                         (lf.source, rel, digest, lf.batch_date, r, rule, column, shown, payload, now, None)
                     )  # fmt: skip
@@ -326,7 +336,14 @@ def ingest_file(
         for rule, _ in problems:
             rule_counts[rule] = rule_counts.get(rule, 0) + 1
     return FileReport(
-        rel, lf.batch_date, "loaded", rows_total, good.num_rows, len(bad), rules=rule_counts, erased=len(erased),
+        rel,
+        lf.batch_date,
+        "loaded",
+        rows_total,
+        good.num_rows,
+        len(bad),
+        rules=rule_counts,
+        erased=len(erased),
         reason=f"{len(erased)} rows of erased customers dropped" if erased else "",
     )
 

@@ -81,7 +81,14 @@ class _HubSpot(_Handler):
         with fake.lock:
             fake.requests += 1
         if self.headers.get("Authorization") != f"Bearer {fake.token}":
-            self._json(401, {"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"})
+            self._json(
+                401,
+                {
+                    "status": "error",
+                    "message": "Authentication credentials not found.",
+                    "category": "INVALID_AUTHENTICATION",
+                },
+            )
             return
         if not (self.path.startswith("/crm/v3/objects/") and self.path.endswith("/batch/upsert")):
             self._json(404, {"status": "error", "message": "not found", "category": "OBJECT_NOT_FOUND"})
@@ -90,7 +97,14 @@ class _HubSpot(_Handler):
         if fake.fault():
             with fake.lock:
                 fake.rejected_requests += 1
-            self._json(429, {"status": "error", "message": "You have reached your secondly limit.", "category": "RATE_LIMITS"})
+            self._json(
+                429,
+                {
+                    "status": "error",
+                    "message": "You have reached your secondly limit.",
+                    "category": "RATE_LIMITS",
+                },
+            )
             return
         results, errors = [], []
         for item in inputs:
@@ -117,7 +131,16 @@ class _HubSpot(_Handler):
             self._json(207, {"status": "COMPLETE", "results": results, "errors": errors, "numErrors": len(errors),
                              "requestedAt": now, "startedAt": now, "completedAt": now})  # fmt: skip
         else:
-            self._json(200, {"status": "COMPLETE", "results": results, "requestedAt": now, "startedAt": now, "completedAt": now})
+            self._json(
+                200,
+                {
+                    "status": "COMPLETE",
+                    "results": results,
+                    "requestedAt": now,
+                    "startedAt": now,
+                    "completedAt": now,
+                },
+            )
 
 
 class _Salesforce(_Handler):
@@ -139,12 +162,20 @@ class _Salesforce(_Handler):
             return
         parts = self.path.strip("/").split("/")  # services/async/<v>/job[/<id>[/batch]]
         body = self._body()
-        if parts[3:] == ["job"] or (len(parts) == 6 and parts[5] == "batch"):
-            if fake.fault():  # nothing is accepted: the job or batch is not created
-                with fake.lock:
-                    fake.rejected_requests += 1
-                self._json(429, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "ConcurrentPerOrgLongTxn Limit exceeded"}])
-                return
+        creates = parts[3:] == ["job"] or (len(parts) == 6 and parts[5] == "batch")
+        if creates and fake.fault():  # nothing is accepted: the job or batch is not created
+            with fake.lock:
+                fake.rejected_requests += 1
+            self._json(
+                429,
+                [
+                    {
+                        "errorCode": "REQUEST_LIMIT_EXCEEDED",
+                        "message": "ConcurrentPerOrgLongTxn Limit exceeded",
+                    }
+                ],
+            )
+            return
         if parts[3:] == ["job"]:
             job = f"750{next(self.ids):012d}"
             self.jobs[job] = {"id": job, "state": "Open", **body}
@@ -166,7 +197,9 @@ class _Salesforce(_Handler):
                 else:
                     with fake.lock:
                         fake.writes.append({"id": key, "record": record})
-                    results.append({"success": True, "created": True, "id": f"001{next(self.ids):012d}", "errors": []})
+                    results.append(
+                        {"success": True, "created": True, "id": f"001{next(self.ids):012d}", "errors": []}
+                    )
             self.batches[batch] = results
             self._json(201, {"id": batch, "jobId": parts[4], "state": "Queued"})
         elif len(parts) == 5:
@@ -193,7 +226,7 @@ class _Salesforce(_Handler):
 def fake_hubspot(**options: Any) -> Iterator[FakeCrm]:
     fake = FakeCrm(**options)
     handler = type("Handler", (_HubSpot,), {"fake": fake})
-    server, thread = _serve(handler)
+    server, _thread = _serve(handler)
     fake.port = server.server_address[1]
     try:
         yield fake
@@ -205,8 +238,10 @@ def fake_hubspot(**options: Any) -> Iterator[FakeCrm]:
 @contextmanager
 def fake_salesforce(**options: Any) -> Iterator[FakeCrm]:
     fake = FakeCrm(**options)
-    handler = type("Handler", (_Salesforce,), {"fake": fake, "jobs": {}, "batches": {}, "ids": itertools.count(1)})
-    server, thread = _serve(handler)
+    handler = type(
+        "Handler", (_Salesforce,), {"fake": fake, "jobs": {}, "batches": {}, "ids": itertools.count(1)}
+    )
+    server, _thread = _serve(handler)
     fake.port = server.server_address[1]
     try:
         yield fake

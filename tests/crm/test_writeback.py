@@ -23,7 +23,9 @@ def _rows(n: int = CUSTOMERS, snapshot: str = "2025-08-01") -> pd.DataFrame:
             "risk_tier": ["critical" if i % 7 == 0 else "low" for i in range(n)],
             "top_reason": ["usage down 45% in the last 30 days" if i % 7 == 0 else None for i in range(n)],
             "value_band": [("low", "mid", "high")[i % 3] for i in range(n)],
-            "next_best_action": ["success_call: a call" if i % 7 == 0 else "none: low risk" for i in range(n)],
+            "next_best_action": [
+                "success_call: a call" if i % 7 == 0 else "none: low risk" for i in range(n)
+            ],
             "model_version": "3",
             "snapshot_date": pd.Timestamp(snapshot).date(),
         }
@@ -33,7 +35,11 @@ def _rows(n: int = CUSTOMERS, snapshot: str = "2025-08-01") -> pd.DataFrame:
 def _ledger(warehouse: Path, crm: str) -> dict[str, int]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        return dict(con.execute("select status, count(*) from crm.writeback_ledger where crm = ? group by 1", [crm]).fetchall())
+        return dict(
+            con.execute(
+                "select status, count(*) from crm.writeback_ledger where crm = ? group by 1", [crm]
+            ).fetchall()
+        )
     finally:
         con.close()
 
@@ -42,7 +48,8 @@ def _check_once(fake: FakeCrm, warehouse: Path, crm: str, refused: set[str]) -> 
     counts = Counter(fake.written_ids())
     assert set(counts) == {f"C{i:08d}" for i in range(CUSTOMERS)} - refused, "every customer written"
     assert max(counts.values()) == 1, "no customer written twice"
-    assert fake.rejected_requests > 0 and fake.failed_records > 0, "faults were injected"
+    assert fake.rejected_requests > 0, "whole requests were refused (429)"
+    assert fake.failed_records > 0, "single records failed"
     assert _ledger(warehouse, crm) == {"written": CUSTOMERS - len(refused), "failed": len(refused)}
 
 
@@ -59,7 +66,11 @@ def test_writeback_under_faults_writes_every_customer_once(crm: str, tmp_path: P
         )
         report = write_back(warehouse, writer, _rows(), rounds=10, backoff_seconds=0, sleep=lambda s: None)
         assert (report.written, report.refused, report.still_pending) == (CUSTOMERS - 1, 1, 0)
-        assert report.request_retries == fake.rejected_requests if crm == "hubspot" else report.request_retries > 0
+        assert (
+            report.request_retries == fake.rejected_requests
+            if crm == "hubspot"
+            else report.request_retries > 0
+        )
         _check_once(fake, warehouse, crm, refused)
         print(
             f"\n{crm}: {CUSTOMERS} customers, {len(fake.writes)} records written, {fake.requests} requests, "
@@ -72,7 +83,14 @@ def test_writeback_under_faults_writes_every_customer_once(crm: str, tmp_path: P
         assert (again.queued, again.written, again.already_written) == (0, 0, CUSTOMERS - 1)
         assert len(fake.writes) == before
         # the next snapshot is a new write for everyone
-        nxt = write_back(warehouse, writer, _rows(snapshot="2025-09-01"), rounds=10, backoff_seconds=0, sleep=lambda s: None)
+        nxt = write_back(
+            warehouse,
+            writer,
+            _rows(snapshot="2025-09-01"),
+            rounds=10,
+            backoff_seconds=0,
+            sleep=lambda s: None,
+        )
         assert nxt.written == CUSTOMERS - 1
         assert Counter(fake.written_ids()).most_common(1)[0][1] == 2
 

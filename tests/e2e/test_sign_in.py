@@ -56,7 +56,8 @@ def _settled(driver: object) -> bool:
     from selenium.webdriver.common.by import By
 
     busy = driver.find_elements(  # type: ignore[attr-defined]
-        By.CSS_SELECTOR, "[data-testid='stStatusWidget'], [data-testid='stSpinner'], [data-testid='stSkeleton']"
+        By.CSS_SELECTOR,
+        "[data-testid='stStatusWidget'], [data-testid='stSpinner'], [data-testid='stSkeleton']",
     )
     return not busy
 
@@ -70,7 +71,9 @@ def _sign_in(driver: object, dashboard: str, sub: str) -> str:
     deadline = time.monotonic() + 60
     while "Sign in" not in page_text(driver) and time.monotonic() < deadline:  # type: ignore[arg-type]
         time.sleep(0.3)
-    driver.find_element(By.XPATH, "//button[.//p[normalize-space()='Sign in'] or normalize-space()='Sign in']").click()  # type: ignore[attr-defined]
+    driver.find_element(
+        By.XPATH, "//button[.//p[normalize-space()='Sign in'] or normalize-space()='Sign in']"
+    ).click()  # type: ignore[attr-defined]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         found = driver.find_elements(By.XPATH, f"//button[@name='sub' and @value='{sub}']")  # type: ignore[attr-defined]
@@ -125,23 +128,37 @@ def test_each_role_signs_in_and_sees_what_it_may(tmp_path: Path, monkeypatch: py
         }.items():
             monkeypatch.setenv(name, value)
         settings = get_settings()
-        command, bind = dashboard_command(
-            settings, str(Path(sys.executable).with_name("streamlit")), PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py", "127.0.0.1", port
+        command, _bind = dashboard_command(
+            settings,
+            str(Path(sys.executable).with_name("streamlit")),
+            PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py",
+            "127.0.0.1",
+            port,
         )
         assert "--secrets.files" in command
         assert oct((tmp_path / "data" / "dashboard" / "secrets.toml").stat().st_mode)[-3:] == "600"
         log = (tmp_path / "streamlit.log").open("w")
-        proc = subprocess.Popen(command, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+        proc = subprocess.Popen(
+            command, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT
+        )
         try:
             _wait(f"{dashboard}/_stcore/health")
             texts: dict[str, str] = {}
             sources: dict[str, str] = {}
-            for role, sub in (("manager", "morgan@acme.example"), ("agent", "agent@acme.example"), ("admin", "alex@acme.example")):
+            for role, sub in (
+                ("manager", "morgan@acme.example"),
+                ("agent", "agent@acme.example"),
+                ("admin", "alex@acme.example"),
+            ):
                 with chromium(width=1600, height=1100) as driver:
                     texts[role] = _sign_in(driver, dashboard, sub)
-                    sources[role] = driver.page_source  # the table is drawn on a canvas; its cells are in the DOM
+                    sources[role] = (
+                        driver.page_source
+                    )  # the table is drawn on a canvas; its cells are in the DOM
                     if role == "manager":
-                        driver.find_element(By.CSS_SELECTOR, "[data-testid='stDownloadButton'] button").click()
+                        driver.find_element(
+                            By.CSS_SELECTOR, "[data-testid='stDownloadButton'] button"
+                        ).click()
                         time.sleep(2)
                     if role == "admin":
                         time.sleep(1)
@@ -151,7 +168,9 @@ def test_each_role_signs_in_and_sees_what_it_may(tmp_path: Path, monkeypatch: py
                         deadline = time.monotonic() + 30
                         from tests.e2e.browser import page_text
 
-                        while ("entries, newest first" not in page_text(driver) or not _settled(driver)) and time.monotonic() < deadline:
+                        while (
+                            "entries, newest first" not in page_text(driver) or not _settled(driver)
+                        ) and time.monotonic() < deadline:
                             time.sleep(0.5)
                         time.sleep(1)
                         texts["audit"] = page_text(driver) + driver.page_source
@@ -160,10 +179,12 @@ def test_each_role_signs_in_and_sees_what_it_may(tmp_path: Path, monkeypatch: py
             proc.terminate()
             proc.wait(timeout=20)
     admin, manager, agent = texts["admin"], texts["manager"], texts["agent"]
-    assert "Alex Admin (admin: all accounts)" in admin and "Audit log" in admin
+    assert "Alex Admin (admin: all accounts)" in admin
+    assert "Audit log" in admin
     assert any(n in sources["admin"] for n in names), "the admin sees names"
     assert "Morgan Manager (manager: all accounts, personal data masked)" in manager
-    assert MASK in sources["manager"] and not any(n in sources["manager"] for n in names)
+    assert MASK in sources["manager"]
+    assert not any(n in sources["manager"] for n in names)
     assert "Audit log" not in manager
     assert f"(agent: accounts of {agent_name})" in agent
     assert f"Showing the {len(theirs):,} accounts" in agent
@@ -171,6 +192,8 @@ def test_each_role_signs_in_and_sees_what_it_may(tmp_path: Path, monkeypatch: py
     assert all(c in sources["agent"] for c in theirs["customer_id"])
     assert not any(f">{c}<" in sources["agent"] for c in others), "the agent sees only their accounts"
     audit = texts["audit"]
-    assert "sign_in" in audit and "morgan@acme.example" in audit and "export" in audit
+    assert "sign_in" in audit
+    assert "morgan@acme.example" in audit
+    assert "export" in audit
     for role in ("admin", "manager", "agent"):
         _not_blank(shots / f"dashboard-role-{role}.png")

@@ -70,7 +70,9 @@ def _one(warehouse: Path, sql: str, params: list[object] | None = None) -> list[
         con.close()
 
 
-def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from churn_platform.cli import app
     from churn_platform.definitions import defs
     from churn_platform.lib.environment import prepare_dagster_home
@@ -82,7 +84,10 @@ def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(tmp_path: P
         "CHURN_ALERT_EMAILS": "owners@churn-platform.local", "CHURN_CRM_BACKOFF_SECONDS": "0.01",
     }.items():  # fmt: skip
         monkeypatch.setenv(name, value)
-    with fake_hubspot(fault_rate=0.3, seed=2) as hubspot, fake_salesforce(fault_rate=0.3, seed=3) as salesforce:
+    with (
+        fake_hubspot(fault_rate=0.3, seed=2) as hubspot,
+        fake_salesforce(fault_rate=0.3, seed=3) as salesforce,
+    ):
         monkeypatch.setenv("CHURN_HUBSPOT_ACCESS_TOKEN", hubspot.token)
         monkeypatch.setenv("CHURN_HUBSPOT_HOST", hubspot.url)
         monkeypatch.setenv("CHURN_SALESFORCE_INSTANCE_URL", salesforce.url)
@@ -93,10 +98,13 @@ def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(tmp_path: P
             result = job.execute_in_process(instance=instance, raise_on_error=False)
         assert result.success, [e.message for e in result.all_events if e.is_step_failure]
         # the CRM write-back assets under 30% faults: every scored customer written once to each CRM
-        scored = {str(c) for (c,) in _one(root / "warehouse.duckdb", "select customer_id from ml.churn_scores")}
+        scored = {
+            str(c) for (c,) in _one(root / "warehouse.duckdb", "select customer_id from ml.churn_scores")
+        }
         for fake in (hubspot, salesforce):
             counts = Counter(fake.written_ids())
-            assert set(counts) == scored and max(counts.values()) == 1
+            assert set(counts) == scored
+            assert max(counts.values()) == 1
             assert fake.rejected_requests + fake.failed_records > 0
     warehouse = root / "warehouse.duckdb"
     # a treated customer (in the send ledger and the outbox) whose name no other customer has
@@ -110,27 +118,41 @@ def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(tmp_path: P
     )[0]
     needles = [str(cid), str(email), str(name)]
     original = {
-        source: pd.concat([pd.read_csv(p, dtype=str) for p in sorted((root / "landing" / source).rglob("*.csv"))])
+        source: pd.concat(
+            [pd.read_csv(p, dtype=str) for p in sorted((root / "landing" / source).rglob("*.csv"))]
+        )
         for source in ("accounts", "usage_events")
     }
     redelivery = {s: f[f["customer_id"] == cid] for s, f in original.items()}
     before = byte_hits(root, needles)
     # the search can fail: before erasure the customer is all over the data folder
-    assert {"landing", "outbox", "dagster", "warehouse.duckdb"} <= {Path(f).parts[0] for f in before[str(cid)]}, before
-    assert before[str(email)] and before[str(name)]
+    assert {"landing", "outbox", "dagster", "warehouse.duckdb"} <= {
+        Path(f).parts[0] for f in before[str(cid)]
+    }, before
+    assert before[str(email)]
+    assert before[str(name)]
 
-    outcome = CliRunner().invoke(app, ["erase", "--customer", str(cid), "--reason", "GDPR art. 17 request #1", "--yes", "--by", "dpo@acme"])
+    outcome = CliRunner().invoke(
+        app,
+        ["erase", "--customer", str(cid), "--reason", "GDPR art. 17 request #1", "--yes", "--by", "dpo@acme"],
+    )
     assert outcome.exit_code == 0, outcome.output
 
     after = byte_hits(root, needles)
     assert after == {}, f"still found after erasure: {after}"
     assert decoded_hits(root, needles) == []
-    assert _one(warehouse, "select count(*) from retention.send_ledger where customer_id like 'erased:%'")[0][0] > 0, "tombstone"
+    assert (
+        _one(warehouse, "select count(*) from retention.send_ledger where customer_id like 'erased:%'")[0][0]
+        > 0
+    ), "tombstone"
     assert _one(warehouse, "select count(*) from ml.churn_scores")[0][0] == len(scored) - 1
     audit = _one_sqlite(root / "audit" / "audit.db")
-    assert audit[-1][0] == "erasure" and audit[-1][1] == "dpo@acme"
+    assert audit[-1][0] == "erasure"
+    assert audit[-1][1] == "dpo@acme"
     detail = json.loads(audit[-1][2])
-    assert detail["complete"] and detail["marts_rebuilt"] and len(detail["customer_hash"]) == 64
+    assert detail["complete"]
+    assert detail["marts_rebuilt"]
+    assert len(detail["customer_hash"]) == 64
 
     # the company re-delivers the customer's rows: ingestion drops them, nothing of them is stored
     for source, frame in redelivery.items():
@@ -141,10 +163,15 @@ def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(tmp_path: P
 
     reports = {s: ingest_source(warehouse, root / "landing", s) for s in ("accounts", "usage_events")}
     dropped = {s: sum(f.erased for f in r.files) for s, r in reports.items()}
-    assert dropped == {s: len(f) for s, f in redelivery.items()} and dropped["accounts"] > 0
+    assert dropped == {s: len(f) for s, f in redelivery.items()}
+    assert dropped["accounts"] > 0
     assert _one(warehouse, "select count(*) from raw.accounts where customer_id = ?", [cid])[0][0] == 0
-    assert _one(warehouse, "select count(*) from raw._quarantine where record like ?", [f"%{cid}%"])[0][0] == 0
-    outside_landing = {n: [f for f in files if not f.startswith("landing/")] for n, files in byte_hits(root, needles).items()}
+    assert (
+        _one(warehouse, "select count(*) from raw._quarantine where record like ?", [f"%{cid}%"])[0][0] == 0
+    )
+    outside_landing = {
+        n: [f for f in files if not f.startswith("landing/")] for n, files in byte_hits(root, needles).items()
+    }
     assert all(not files for files in outside_landing.values()), outside_landing
 
 

@@ -15,7 +15,9 @@ from churn_platform.settings import SettingsError, get_settings
 
 def test_a_typo_names_the_closest_valid_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHURN_SENDGRID_APIKEY", "SG.secret")
-    with pytest.raises(SettingsError, match=r"CHURN_SENDGRID_APIKEY \(did you mean CHURN_SENDGRID_API_KEY\?\)"):
+    with pytest.raises(
+        SettingsError, match=r"CHURN_SENDGRID_APIKEY \(did you mean CHURN_SENDGRID_API_KEY\?\)"
+    ):
         get_settings()
 
 
@@ -30,13 +32,20 @@ def test_variables_read_elsewhere_are_known(monkeypatch: pytest.MonkeyPatch) -> 
     [
         ("CHURN_DASHBOARD_PORT", "abc", "CHURN_DASHBOARD_PORT='abc': Input should be a valid integer"),
         ("CHURN_AUTH_ROLE_MAP", "{oops", "CHURN_AUTH_ROLE_MAP: not valid JSON"),
-        ("CHURN_DEMO_CUSTOMERS", "3", "CHURN_DEMO_CUSTOMERS='3': Input should be greater than or equal to 10"),
+        (
+            "CHURN_DEMO_CUSTOMERS",
+            "3",
+            "CHURN_DEMO_CUSTOMERS='3': Input should be greater than or equal to 10",
+        ),
     ],
 )
-def test_a_badly_typed_value_is_one_line(monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str) -> None:
+def test_a_badly_typed_value_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(name, value)
     problems = configuration_problems()
-    assert len(problems) == 1 and "\n" not in problems[0]
+    assert len(problems) == 1
+    assert "\n" not in problems[0]
     assert problems[0].startswith(expected)
 
 
@@ -54,18 +63,23 @@ def _bad_policy(tmp_path: Path) -> Path:
     return path
 
 
-def test_the_cli_says_no_in_one_line_without_a_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_the_cli_says_no_in_one_line_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     runner = CliRunner()
     monkeypatch.setenv("CHURN_DASHBOARD_PORT", "abc")
     out = runner.invoke(app, ["materialize"])
     assert out.exit_code == 2
-    assert out.output.strip().splitlines() == ["error: CHURN_DASHBOARD_PORT='abc': Input should be a valid integer, unable to parse string as an integer"]
+    assert out.output.strip().splitlines() == [
+        "error: CHURN_DASHBOARD_PORT='abc': Input should be a valid integer, unable to parse string as an integer"
+    ]
     monkeypatch.delenv("CHURN_DASHBOARD_PORT")
     monkeypatch.setenv("CHURN_POLICY_PATH", str(_bad_policy(tmp_path)))
     out = runner.invoke(app, ["erase", "--customer", "C1", "--reason", "x", "--yes"])
     assert out.exit_code == 2
     lines = out.output.strip().splitlines()
-    assert len(lines) == 1 and "policy.yaml: risk_tiers.critical: Input should be less than 1" in lines[0]
+    assert len(lines) == 1
+    assert "policy.yaml: risk_tiers.critical: Input should be less than 1" in lines[0]
     assert "Traceback" not in out.output
 
 
@@ -75,7 +89,9 @@ def test_the_dashboard_says_no_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
     from churn_platform.settings import PROJECT_ROOT
 
     monkeypatch.setenv("CHURN_SENDGRID_APIKEY", "x")
-    at = AppTest.from_file(str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(
+        str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"), default_timeout=60
+    ).run()
     assert not at.exception
     assert [e.value for e in at.error] == [
         "unknown setting CHURN_SENDGRID_APIKEY (did you mean CHURN_SENDGRID_API_KEY?): no part of the platform "
@@ -83,8 +99,11 @@ def test_the_dashboard_says_no_in_one_line(monkeypatch: pytest.MonkeyPatch, tmp_
     ]
     monkeypatch.delenv("CHURN_SENDGRID_APIKEY")
     monkeypatch.setenv("CHURN_RETENTION_POLICY_PATH", str(tmp_path / "missing.yaml"))
-    at = AppTest.from_file(str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"), default_timeout=60).run()
-    assert len(at.error) == 1 and "missing.yaml does not exist" in at.error[0].value
+    at = AppTest.from_file(
+        str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"), default_timeout=60
+    ).run()
+    assert len(at.error) == 1
+    assert "missing.yaml does not exist" in at.error[0].value
 
 
 def test_local_mode_says_it_is_unauthenticated_on_every_page(tmp_path: Path) -> None:
@@ -92,6 +111,8 @@ def test_local_mode_says_it_is_unauthenticated_on_every_page(tmp_path: Path) -> 
 
     from churn_platform.settings import PROJECT_ROOT
 
-    at = AppTest.from_file(str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(
+        str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"), default_timeout=60
+    ).run()
     assert not at.exception
     assert any("Local mode: no sign-in is configured" in w.value for w in at.warning)

@@ -13,7 +13,9 @@ if not access.viewer().can("audit_log"):
     st.error("Your role may not read the audit log.")
     st.stop()
 entries = audit.entries(get_settings().audit_db)
-actions = st.multiselect("Action", sorted(entries["action"].unique()) if len(entries) else [], placeholder="All")
+actions = st.multiselect(
+    "Action", sorted(entries["action"].unique()) if len(entries) else [], placeholder="All"
+)
 shown = entries[entries["action"].isin(actions)] if actions else entries
 st.caption(f"{len(shown):,} entries, newest first. Erasures name the customer by salted hash only.")
 st.dataframe(

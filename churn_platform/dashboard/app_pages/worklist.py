@@ -17,7 +17,10 @@ assert worklist is not None  # st.stop() ends the run; this tells the type check
 viewer = access.viewer()
 worklist = views.for_viewer(worklist, viewer.can("all_accounts"), viewer.manages, viewer.can("pii"))
 if not viewer.can("all_accounts"):
-    st.info(f"Showing the {len(worklist):,} accounts {viewer.manages or 'you'} manage(s).", icon=":material/badge:")
+    st.info(
+        f"Showing the {len(worklist):,} accounts {viewer.manages or 'you'} manage(s).",
+        icon=":material/badge:",
+    )
 
 if not worklist.empty:
     first = worklist.iloc[0]
@@ -76,6 +79,8 @@ filtered = views.filter_worklist(worklist, chosen)
 
 left, right = st.columns([3, 1], vertical_alignment="center")
 left.markdown(f"**{len(filtered):,}** of {len(worklist):,} customers match the filters.")
+
+
 def _audit_export() -> None:
     audit.record(
         get_settings().audit_db, viewer.actor, "export", role=viewer.role, rows=len(filtered),

@@ -29,7 +29,9 @@ def crm_export(warehouse: WarehouseResource, exports: ExportsResource) -> dg.Mat
             "dagster/row_count": dg.MetadataValue.int(len(rows)),
             "parquet": dg.MetadataValue.path(str(paths["parquet"])),
             "csv": dg.MetadataValue.path(str(paths["csv"])),
-            "tiers": dg.MetadataValue.json(rows["risk_tier"].value_counts().to_dict()),
+            "tiers": dg.MetadataValue.json(
+                {str(k): int(v) for k, v in rows["risk_tier"].value_counts().items()}
+            ),
         }
     )
 
@@ -48,7 +50,9 @@ def build_writeback(crm_name: str, title: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, crm: CrmResource
     ) -> dg.MaterializeResult:
         if not crm.configured(crm_name):
-            context.log.info(f"{title} is not configured: nothing written (see the CRM settings in README.md)")
+            context.log.info(
+                f"{title} is not configured: nothing written (see the CRM settings in README.md)"
+            )
             return dg.MaterializeResult(metadata={"configured": False, "written": dg.MetadataValue.int(0)})
         suppression = Suppression(get_settings().privacy)
         report = write_back(

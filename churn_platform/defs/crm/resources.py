@@ -67,15 +67,15 @@ def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "crm": CrmResource(
-                hubspot_access_token=_secret("CHURN_HUBSPOT_ACCESS_TOKEN", s.hubspot_access_token),  # type: ignore[arg-type]
+                hubspot_access_token=_secret("CHURN_HUBSPOT_ACCESS_TOKEN", s.hubspot_access_token),
                 hubspot_host=s.hubspot_host,
                 hubspot_object=s.hubspot_object,
                 hubspot_id_property=s.hubspot_id_property,
                 salesforce_instance_url=s.salesforce_instance_url,
-                salesforce_session_id=_secret("CHURN_SALESFORCE_SESSION_ID", s.salesforce_session_id),  # type: ignore[arg-type]
+                salesforce_session_id=_secret("CHURN_SALESFORCE_SESSION_ID", s.salesforce_session_id),
                 salesforce_username=s.salesforce_username,
-                salesforce_password=_secret("CHURN_SALESFORCE_PASSWORD", s.salesforce_password),  # type: ignore[arg-type]
-                salesforce_security_token=_secret(  # type: ignore[arg-type]
+                salesforce_password=_secret("CHURN_SALESFORCE_PASSWORD", s.salesforce_password),
+                salesforce_security_token=_secret(
                     "CHURN_SALESFORCE_SECURITY_TOKEN", s.salesforce_security_token
                 ),
                 salesforce_domain=s.salesforce_domain,
