@@ -6,7 +6,7 @@ for each endpoint (``GET /v1/customers/{id}/risk`` over random scored customers,
 rows of the latest feature snapshot) and each number of concurrent clients (1, 10, 50) keeps that many clients
 busy for ``--seconds`` (60) with keep-alive connections, and prints a table. The load comes from this machine
 too (one client process, asyncio + aiohttp): on 2 cores the client and the server share the CPU.
-Usage: python benchmarks/api.py [--data-dir data] [--seconds 60] [--clients 1 10 50] [--workers 1]
+Usage: python benchmarks/api.py [--data-dir data] [--seconds 60] [--clients 1 10 50] [--workers 2]
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def main() -> None:
     parser.add_argument("--prepare", type=int, default=0, help="simulate and materialize N customers first")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--endpoints", nargs="+", default=["risk", "score"])
     args = parser.parse_args()
     data_dir = args.data_dir.resolve()

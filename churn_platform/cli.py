@@ -614,7 +614,9 @@ def serve(
         str | None, typer.Option(help="Interface to bind; localhost by default (CHURN_HOST).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default CHURN_API_PORT, 8081).")] = None,
-    workers: Annotated[int, typer.Option(help="Server processes (each holds the champion in memory).")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Server processes, each holding the champion in memory (one per core).")
+    ] = 2,
     access_log: Annotated[bool, typer.Option(help="Log each request line (never headers or keys).")] = True,
 ) -> None:
     """The real-time scoring API (FastAPI): risk of a customer, scoring fresh features; OpenAPI docs at /docs."""

@@ -17,7 +17,7 @@ import pandas as pd
 from ml.models import ChurnModel
 
 
-def shap_values(model: ChurnModel, frame: pd.DataFrame) -> np.ndarray:
+def shap_values(model: ChurnModel, frame: pd.DataFrame, threads: int = 2) -> np.ndarray:
     """Per-row, per-feature SHAP values (log-odds) of a CatBoost model, in the model's column order."""
     if model.kind != "catboost":
         raise ValueError(f"reasons come from CatBoost's SHAP values; got a {model.kind} model")
@@ -25,7 +25,7 @@ def shap_values(model: ChurnModel, frame: pd.DataFrame) -> np.ndarray:
 
     X = model.spec.check(frame, "the table to explain")
     pool = Pool(X, cat_features=list(model.spec.categorical))
-    values = model.estimator.get_feature_importance(pool, type="ShapValues", thread_count=2)
+    values = model.estimator.get_feature_importance(pool, type="ShapValues", thread_count=threads)
     return np.asarray(values[:, :-1])  # the last column is the expected value
 
 
@@ -122,9 +122,14 @@ def describe(feature: str, row: pd.Series) -> str | None:
     return f"{feature.replace('_', ' ')} is {value}"
 
 
-def top_reasons(model: ChurnModel, frame: pd.DataFrame, k: int = 3) -> tuple[list[list[str]], np.ndarray]:
-    """The k features that raise each customer's risk most, in words, plus the SHAP matrix behind them."""
-    values = shap_values(model, frame)
+def top_reasons(
+    model: ChurnModel, frame: pd.DataFrame, k: int = 3, threads: int = 2
+) -> tuple[list[list[str]], np.ndarray]:
+    """The k features that raise each customer's risk most, in words, plus the SHAP matrix behind them.
+
+    ``threads``: CatBoost threads for the SHAP values (the real-time API uses one per server process).
+    """
+    values = shap_values(model, frame, threads)
     columns = model.spec.columns
     reasons: list[list[str]] = []
     rows = frame.reset_index(drop=True)

@@ -69,7 +69,7 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     customer_id: str | None = Field(default=None, description="Echoed back; not used for scoring.")
-    features: dict[str, float | int | bool | str | None] = Field(
+    features: dict[str, Any] = Field(
         description="One value per feature of the champion's signature (GET /v1/model lists them)."
     )
 
@@ -227,7 +227,12 @@ def create_app(
         from ml.tracking import configure
 
         configure(settings.mlflow_uri, settings.mlflow_artifacts)
-        champion = Champion(settings.model_name, cutoffs_now, max_batch=settings.api_max_batch)
+        champion = Champion(
+            settings.model_name,
+            cutoffs_now,
+            max_batch=settings.api_max_batch,
+            explain_tiers=policy.explain_tiers,
+        )
     stop = threading.Event()
 
     @asynccontextmanager

@@ -53,6 +53,8 @@ def load_from_registry(model_name: str) -> Loaded | None:
         explainer_alias = get_alias(model_name, EXPLAINER)
         explainer = load_churn_model(f"models:/{model_name}@{EXPLAINER}") if explainer_alias else None
     _single_threaded(model)
+    if explainer is not None:
+        _single_threaded(explainer)
     return Loaded(model, champion.version, explainer, explainer_alias.version if explainer_alias else None)
 
 
@@ -131,6 +133,7 @@ class Champion:
     loader: Callable[[str], Loaded | None] = load_from_registry
     aliases: Callable[[str], tuple[str | None, str | None]] = aliases_now
     max_batch: int = 64
+    explain_tiers: tuple[str, ...] = ("critical", "high", "medium")
     loaded: Loaded | None = None
     _queue: list[_Pending] = field(default_factory=list)
     _wake: asyncio.Event | None = None
@@ -176,13 +179,18 @@ class Champion:
         cutoffs = self.cutoffs()
         tiers = tier_of(probability, cutoffs.values)
         reasons: list[list[str]] = [[] for _ in rows]
-        if loaded.explainer is not None:
+        # as in batch scoring, reasons for the tiers the policy explains (SHAP costs far more than scoring)
+        explain = np.flatnonzero(np.isin(tiers, list(self.explain_tiers)))
+        if loaded.explainer is not None and len(explain):
             from ml.explain import top_reasons
 
             try:
-                reasons, _ = top_reasons(loaded.explainer, frame)
+                found, _ = top_reasons(loaded.explainer, frame.iloc[explain], threads=1)
             except ValueError as exc:  # the explainer needs a column the champion does not
                 log.warning("no reasons: %s", exc)
+            else:
+                for i, said in zip(explain, found, strict=True):
+                    reasons[i] = said
         self.batches += 1
         self.rows += len(rows)
         return [
