@@ -664,6 +664,13 @@ def api_key_create(
         key = create_key(settings.api_keys, name, scope)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+    import getpass
+
+    from churn_platform.lib import audit
+
+    audit.record(
+        settings.audit_db, getpass.getuser(), "api_key", role="admin", created=name, scopes=sorted(set(scope))
+    )
     console.print(f"API key [bold]{name}[/] ({', '.join(sorted(set(scope)))}); shown once, keep it safe:")
     print(key)
 
@@ -680,10 +687,15 @@ def api_key_list() -> None:
 @api_key_app.command("revoke")
 def api_key_revoke(name: Annotated[str, typer.Option(help="The key's name.")]) -> None:
     """Revoke a key; a running API stops accepting it at once."""
-    from churn_platform.api.keys import revoke_key
+    import getpass
 
-    if not revoke_key(get_settings().api_keys, name):
+    from churn_platform.api.keys import revoke_key
+    from churn_platform.lib import audit
+
+    settings = get_settings()
+    if not revoke_key(settings.api_keys, name):
         raise _fail(f"no API key named {name!r}")
+    audit.record(settings.audit_db, getpass.getuser(), "api_key", role="admin", revoked=name)
     console.print(f"revoked {name}")
 
 
