@@ -101,8 +101,13 @@ def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(
         scored = {
             str(c) for (c,) in _one(root / "warehouse.duckdb", "select customer_id from ml.churn_scores")
         }
-        for fake in (hubspot, salesforce):
+        for crm, fake in (("hubspot", hubspot), ("salesforce", salesforce)):
             counts = Counter(fake.written_ids())
+            print(
+                f"\n{crm} (Dagster asset, 30% faults): {len(scored)} scored customers, {len(fake.writes)} writes, "
+                f"{len(counts)} distinct, max per customer {max(counts.values())}, {fake.requests} requests, "
+                f"{fake.rejected_requests} answered 429, {fake.failed_records} records failed transiently"
+            )
             assert set(counts) == scored
             assert max(counts.values()) == 1
             assert fake.rejected_requests + fake.failed_records > 0
