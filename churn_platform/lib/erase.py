@@ -259,21 +259,34 @@ def _scrub_table(table: pa.Table, ids: Identifiers) -> tuple[pa.Table, int, int]
     return table, dropped, changed
 
 
+def _write_table(path: Path, table: pa.Table, keep_mtime: bool = False) -> None:
+    if path.suffix == ".parquet":
+        _replace_atomic(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"), keep_mtime)
+    else:
+        _replace_atomic(path, lambda tmp: pacsv.write_csv(table, tmp), keep_mtime)
+
+
 def _rewrite_table_file(
-    path: Path, ids: Identifiers, keep_mtime: bool = False, delete_if_empty: bool = False
+    path: Path,
+    ids: Identifiers,
+    keep_mtime: bool = False,
+    delete_if_empty: bool = False,
+    before_change: Callable[[Path], None] | None = None,
 ) -> tuple[int, int, bool]:
-    """Rewrite a Parquet or CSV file without the customer; returns (rows dropped, cells changed, deleted)."""
+    """Rewrite a Parquet or CSV file without the customer; returns (rows dropped, cells changed, deleted).
+
+    ``before_change(path)`` runs only when the file is about to change (e.g. to hash its old content).
+    """
     table = _read(path)
     scrubbed, dropped, changed = _scrub_table(table, ids)
     if not dropped and not changed:
         return 0, 0, False
+    if before_change is not None:
+        before_change(path)
     if delete_if_empty and scrubbed.num_rows == 0:
         path.unlink()
         return dropped, changed, True
-    if path.suffix == ".parquet":
-        _replace_atomic(path, lambda tmp: pq.write_table(scrubbed, tmp, compression="zstd"), keep_mtime)
-    else:
-        _replace_atomic(path, lambda tmp: pacsv.write_csv(scrubbed, tmp), keep_mtime)
+    _write_table(path, scrubbed, keep_mtime)
     return dropped, changed, False
 
 
@@ -283,15 +296,21 @@ def _scrub_landing(settings: Settings, ids: Identifiers, report: ErasureReport) 
 
     rehashed: dict[str, str | None] = {}
     for path in _landing_files(settings.landing):
+        old: list[str] = []
         try:
-            before = file_hash(path)
-            dropped, changed, deleted = _rewrite_table_file(path, ids, keep_mtime=True, delete_if_empty=True)
+            dropped, changed, deleted = _rewrite_table_file(
+                path,
+                ids,
+                keep_mtime=True,
+                delete_if_empty=True,
+                before_change=lambda f, seen=old: seen.append(file_hash(f)),  # type: ignore[misc]
+            )
         except (pa.ArrowInvalid, OSError):
             continue  # an unreadable file was rejected at ingestion and holds nothing loaded; verification checks it
         if dropped or changed:
             report.landing_files += 1
             report.landing_rows += dropped
-            rehashed[before] = None if deleted else file_hash(path)
+            rehashed[old[0]] = None if deleted else file_hash(path)
             (report.files_deleted if deleted else report.files_rewritten).append(str(path))
     return rehashed
 
