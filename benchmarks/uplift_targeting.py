@@ -39,7 +39,7 @@ def main() -> None:
     from ml.models import FeatureSpec
     from ml.policy import load_policy
     from ml.registry import get_alias
-    from ml.score import assign_tiers
+    from ml.score import assign_tiers, tier_cutoffs
     from ml.tracking import EXPLAINER, configure, load_churn_model, quiet_mlflow
     from ml.uplift import fit_uplift
 
@@ -88,7 +88,9 @@ def main() -> None:
         model = load_churn_model(champion.uri)
         explainer = load_churn_model(f"models:/{settings.model_name}@{EXPLAINER}")
     pool["p"] = model.predict_proba(pool)
-    pool["tier"] = assign_tiers(pool["p"].to_numpy(), churn_policy.risk_tiers)
+    pool["tier"] = assign_tiers(
+        pool["p"].to_numpy(), tier_cutoffs(pool["p"].to_numpy(), churn_policy.risk_tiers)
+    )
     pool = pool.merge(values, on="customer_id", how="left").fillna({"customer_value": median_value})
     cost = {k: v.cost for k, v in retention.interventions.items()}
     p_true = truth2.loc[pool["customer_id"], "untreated_churn_prob"].to_numpy()

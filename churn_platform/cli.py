@@ -52,6 +52,13 @@ def _check_configuration(ctx: typer.Context) -> None:
 
 @app.command()
 def simulate(
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Company profile to simulate: saas, social, or a path to a profile YAML with a simulation: "
+            "section. Default: CHURN_COMPANY_PROFILE, else saas."
+        ),
+    ] = None,
     customers: Annotated[int, typer.Option(help="Accounts over the whole window.")] = 3000,
     start: Annotated[
         str, typer.Option(help="First month, YYYY-MM-DD (a first of the month).")
@@ -87,21 +94,21 @@ def simulate(
         ),
     ] = None,
 ) -> None:
-    """Simulate a subscription company: landing files in the data contract, plus the ground truth."""
+    """Simulate a company as its profile describes it: landing files in its data contract, plus the ground truth."""
     from pydantic import ValidationError
 
     from churn_platform.simulate.config import SimulationConfig
     from churn_platform.simulate.engine import simulate as run_simulation
+    from churn_platform.simulate.parameters import load_simulated_company
 
     settings = get_settings()
     landing = out / "landing" if out else settings.landing
     truth = out / "ground_truth" if out else settings.ground_truth
     default_ledger = settings.data_dir / "exports" / "send_ledger.parquet"
-    if force and advance_months is None:
-        for path in (landing, truth):
-            shutil.rmtree(path, ignore_errors=True)
     try:
+        company = load_simulated_company(profile)
         config = SimulationConfig(
+            profile=str(company.path),
             customers=customers,
             start=dt.date.fromisoformat(start),
             months=months,
@@ -115,6 +122,9 @@ def simulate(
         )
     except (ValidationError, ValueError) as exc:
         raise _fail(str(exc)) from exc
+    if force and advance_months is None:  # only once the request is known to be valid
+        for path in (landing, truth):
+            shutil.rmtree(path, ignore_errors=True)
     n_months = advance_months if advance_months is not None else months
     started = time.perf_counter()
     with Progress(
@@ -133,7 +143,7 @@ def simulate(
             summary = run_simulation(config, advance_months=advance_months, progress=tick)
         except (FileExistsError, FileNotFoundError, ValueError) as exc:
             raise _fail(str(exc)) from exc
-    table = Table(title=f"Simulated company ({time.perf_counter() - started:.1f} s)")
+    table = Table(title=f"Simulated company {company.name} ({time.perf_counter() - started:.1f} s)")
     table.add_column("source")
     table.add_column("rows", justify="right")
     for name, rows in sorted(summary.rows.items()):
@@ -141,21 +151,54 @@ def simulate(
     console.print(table)
     auc = f"{summary.oracle_auc:.3f}" if summary.oracle_auc is not None else "n/a"
     console.print(
-        f"customers {summary.customers_total:,} | monthly churn {summary.churn_rate:.1%} | oracle ROC-AUC {auc}\n"
+        f"customers {summary.customers_total:,} | monthly churn {summary.churn_rate:.1%} | reactivations "
+        f"{summary.reactivations:,} | oracle ROC-AUC {auc}\n"
         f"landing: {summary.landing}\nground truth (never read by the pipeline): {summary.ground_truth}"
     )
 
 
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Company profile: a name (saas, social) or a path to a YAML file; default CHURN_COMPANY_PROFILE, "
+        "else saas.",
+    ),
+]
+
+
+def _contract(profile: str | None) -> Any:
+    from churn_platform.contract import contract_named
+    from churn_platform.profile import ProfileError
+
+    try:
+        return contract_named(profile)
+    except ProfileError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def contract_doc_path(profile_name: str) -> Path:
+    """Where ``contract --write`` puts a company's contract: docs/data-contract.md for the default company."""
+    from churn_platform.profile import DEFAULT_PROFILE
+
+    name = "data-contract.md" if profile_name == DEFAULT_PROFILE else f"data-contract-{profile_name}.md"
+    return PROJECT_ROOT / "docs" / name
+
+
 @app.command()
 def contract(
-    write: Annotated[bool, typer.Option(help="Write docs/data-contract.md instead of printing.")] = False,
+    profile: ProfileOption = None,
+    write: Annotated[
+        bool, typer.Option(help="Write docs/data-contract[-<profile>].md instead of printing.")
+    ] = False,
 ) -> None:
-    """Print (or write) the landing data contract as Markdown."""
+    """Print (or write) a company's landing data contract as Markdown, generated from its profile."""
     from churn_platform.contract import render_markdown
 
-    text = render_markdown()
+    company = _contract(profile)
+    text = render_markdown(company)
     if write:
-        path = PROJECT_ROOT / "docs" / "data-contract.md"
+        path = contract_doc_path(company.profile.name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         console.print(f"wrote {path}")
@@ -164,12 +207,66 @@ def contract(
 
 
 @app.command()
-def expectations() -> None:
-    """Regenerate the contract's baseline Great Expectations suites in expectations/."""
+def expectations(profile: ProfileOption = None) -> None:
+    """Regenerate a company's baseline Great Expectations suites (expectations/<profile>/) from its profile."""
     from churn_platform.lib.quality import write_suites
 
-    for path in write_suites():
+    for path in write_suites(_contract(profile)):
         console.print(f"wrote {path}")
+
+
+@app.command("accept-quarantine")
+def accept_quarantine(
+    source: Annotated[str, typer.Argument(help="The raw source whose gate is blocked, e.g. subscriptions.")],
+    batch: Annotated[str, typer.Option(help="The batch date (YYYY-MM-DD) whose quarantine you accept.")],
+    reason: Annotated[str, typer.Option(help="Why the batch may pass as it is (recorded with your name).")],
+) -> None:
+    """Let a source's quality gate pass although its latest delivery is mostly quarantined (recorded)."""
+    from churn_platform.lib.gates import accept
+    from churn_platform.lib.warehouse import WarehouseBusyError
+    from churn_platform.lib.warehouse import connect as connect_warehouse
+
+    settings = get_settings()
+    try:
+        batch_date = dt.date.fromisoformat(batch)
+        con = connect_warehouse(settings.warehouse, wait_seconds=5)
+    except (ValueError, WarehouseBusyError) as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        accept(con, source, batch_date, reason)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        con.close()
+    console.print(f"accepted {source} batch {batch_date}: the next run's quality gate lets it through")
+
+
+@app.command()
+def receiver(
+    host: Annotated[str | None, typer.Option(help="Interface to bind; localhost by default.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (CHURN_RECEIVER_PORT, 8800).")] = None,
+) -> None:
+    """Receive provider delivery events (SendGrid Event Webhook at /sendgrid/events, Twilio status callbacks
+    at /twilio/status) into files the next delivery run reconciles from."""
+    from churn_platform.lib.delivery.events import EventReceiver
+
+    settings = get_settings()
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
+    server = EventReceiver(
+        settings.delivery_events,
+        host or settings.host,
+        port or settings.receiver_port,
+        settings.receiver_url,
+        token,
+        settings.sendgrid_webhook_public_key,
+    )
+    console.print(f"delivery events: {server.url} -> {settings.delivery_events} (Ctrl+C stops)")
+    with server:
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
 
 
 @app.command()
@@ -182,17 +279,28 @@ def benchmark(
     folds: Annotated[int, typer.Option(help="Stratified k-fold cross-validation folds.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for folds and models.")] = 42,
     no_mlflow: Annotated[bool, typer.Option("--no-mlflow", help="Do not log the runs to MLflow.")] = False,
+    sep: Annotated[
+        str | None, typer.Option(help="Column delimiter (default: detected among , ; tab |).")
+    ] = None,
+    decimal: Annotated[
+        str | None, typer.Option(help="Decimal mark, . or , (default: detected; European exports use ,).")
+    ] = None,
 ) -> None:
     """Run the platform's training and evaluation on any customer CSV (k-fold CV), one row per model."""
-    from ml.benchmark import cross_validate, load_customer_table
+    from ml.benchmark import check_folds, cross_validate, load_customer_table
     from ml.models import MODEL_KINDS
 
     settings = get_settings()
     quiet_telemetry()
     try:
-        table = load_customer_table(csv, target, positive, id_column, tuple(drop or ()))
-    except (ValueError, FileNotFoundError) as exc:
+        if decimal not in (None, ".", ","):
+            raise ValueError(f"--decimal must be . or , (got {decimal!r})")
+        table = load_customer_table(csv, target, positive, id_column, tuple(drop or ()), sep, decimal)
+        check_folds(table.y, folds)
+    except (ValueError, FileNotFoundError, UnicodeDecodeError) as exc:
         raise _fail(str(exc)) from exc
+    for note in table.notes:
+        console.print(f"[yellow]warning:[/] {note}")
     console.print(
         f"[bold]{table.name}[/]: {len(table.y):,} rows, {int(table.y.sum()):,} churned ({table.y.mean():.1%}), "
         f"{len(table.spec.numeric)} numeric and {len(table.spec.categorical)} categorical features"
@@ -470,6 +578,7 @@ def ui(
 def _demo_simulation(settings: Settings, advance_months: int | None, drift: str = "none") -> None:
     """The demo company from the settings: created once, then advanced reading the send ledger."""
     simulate(
+        profile=None,
         customers=settings.demo_customers,
         start=settings.demo_start,
         months=settings.demo_months,

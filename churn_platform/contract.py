@@ -61,6 +61,8 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     not_future: bool = False  # a date or timestamp that must not lie after the delivery date
+    pattern: str | None = None  # a regular expression every present value must match
+    pattern_rule: str = ""  # the pattern in words (for the quarantine's reason and the document)
     vocabulary: str | None = None  # the profile vocabulary the values are normalised against
     unknown: str = "quarantine"  # what an unknown value gets: quarantine, or mapping to "other"
     configurable: str = ""  # what a company's profile may change about this column (for the document)
@@ -207,10 +209,47 @@ def _accounts(profile: CompanyProfile) -> Source:
                 nullable=True,
                 not_future=True,
             ),
+            *_contact_columns(profile),
             *attributes,
             Column("updated_at", "timestamp", _UPDATED, not_future=True),
         ),
     )
+
+
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
+TIME_ZONE_PATTERN = r"^(UTC|[A-Za-z][A-Za-z_+-]*(/[A-Za-z0-9_+-]+){1,2})$"
+
+
+def _contact_columns(profile: CompanyProfile) -> tuple[Column, ...]:
+    """Optional columns for the channels beyond email: per-channel consent, phone, language, time zone."""
+    contact = profile.contact
+    return (
+        Column(
+            "phone", "string", "Mobile number for text messages, in E.164 (`+4915123456789`).",
+            required=False, nullable=True, pattern=E164_PATTERN, pattern_rule="an E.164 phone number", personal=True,
+        ),
+        Column(
+            "sms_consent", "boolean", "The customer agreed to receive marketing text messages (empty: no).",
+            required=False, nullable=True, configurable="which channel it allows: `contact.consent`",
+        ),
+        Column(
+            "push_consent", "boolean", "The customer agreed to in-app and push notifications (empty: no).",
+            required=False, nullable=True, configurable="which channel it allows: `contact.consent`",
+        ),
+        Column(
+            "language", "string", "Preferred language, an ISO 639-1 code or a BCP 47 tag (`es`, `de-AT`); "
+            f"messages are written in it when a template exists, else in `{contact.default_language}`.",
+            required=False, nullable=True, pattern=LANGUAGE_PATTERN, pattern_rule="a language code",
+            configurable="default: `contact.default_language`",
+        ),
+        Column(
+            "time_zone", "string", "IANA time zone (`Europe/Madrid`), for quiet hours of text and push "
+            f"messages; empty: `{contact.default_time_zone}`.",
+            required=False, nullable=True, pattern=TIME_ZONE_PATTERN, pattern_rule="an IANA time zone name",
+            configurable="default: `contact.default_time_zone`",
+        ),
+    )  # fmt: skip
 
 
 def _subscriptions(profile: CompanyProfile) -> Source:
@@ -441,7 +480,7 @@ FILE_FORMATS = ("csv", "parquet")
 
 LANDING_LAYOUT = (
     "landing/<source>/<batch_date>/<source>_<batch_date>_part<NNNN>.<csv|parquet>, where <batch_date> is "
-    "the ISO date (YYYY-MM-DD) the batch was cut: it holds the rows that changed before that date."
+    "the ISO date (YYYY-MM-DD) the batch was cut: it holds the rows that changed up to the end of that day."
 )
 
 SEND_LEDGER_COLUMNS = (
@@ -482,6 +521,12 @@ def render_markdown(contract: Contract | None = None) -> str:
         "model at their value on each snapshot date; a date becomes years before the snapshot | none |",
         "| `sources` | whether `invoices`, `support_tickets` and `nps_responses` are delivered | all |",
         "| `currency` | ISO 4217 code of MRR and amounts | USD |",
+        "| `files` | CSV delimiter, decimal mark, quote, date and timestamp formats, per source if needed | "
+        "`,` and `.`, ISO 8601 |",
+        "| `exports` | how a system's own export maps onto a source (columns, values, formats, presets for "
+        "Stripe and Zendesk) | none |",
+        "| `connectors` | the company's application database (PostgreSQL) tables feeding sources | none |",
+        "| `contact` | the consent column of each channel, default language and time zone | |",
         "",
         "Values are matched ignoring case and surrounding spaces (`us` is `US`, ` Basic` is `basic`) and "
         "stored as the profile writes them.",
@@ -492,20 +537,53 @@ def render_markdown(contract: Contract | None = None) -> str:
         "",
         f"    {LANDING_LAYOUT}",
         "",
-        "Both CSV (UTF-8, comma-separated, header row, ISO dates and timestamps, `true`/`false` booleans, "
-        "empty field for null) and Parquet are accepted. Extra columns are ignored. Timestamps are UTC. "
-        "A batch may hold several part files. Files are ingested exactly once, identified by their content "
-        "hash; re-delivering the same file adds nothing. Identifiers are text everywhere: `000123` stays "
-        "`000123`, and UUIDs are welcome. A source the profile marks as not delivered is simply absent; a "
-        'header-only file of an optional source means "no rows".',
+        "Both CSV and Parquet are accepted. A batch may hold several part files. Files are ingested exactly "
+        "once, identified by their content hash; re-delivering the same file adds nothing. A source the profile "
+        'marks as not delivered is simply absent; a header-only file means "no rows". Extra columns are ignored.',
         "",
-        "Rules that apply to every source:",
+        "### Names",
+        "",
+        "- folder and file names are matched ignoring case (`Accounts_2025-07-01_part0001.CSV` is read);",
+        "- a file directly in a source folder takes its batch date from its name; a file with another name "
+        "inside a batch folder takes the folder's source and date;",
+        "- not understood, listed in the run's metadata and `raw._landing_issues`, never silently skipped: a "
+        'folder that is no source (`account/`: "did you mean accounts?"), a date that is not a calendar date '
+        "(`2025-06-31`), another extension, anything nested deeper;",
+        "- rejected with the reason: a name whose date disagrees with its batch folder (`accounts_2052-07-01_...` "
+        "in `2025-07-01/`), a batch date in the future;",
+        "- only regular files are read: a fifo, a device or a socket (or a symlink to one) is refused.",
+        "",
+        "### Values",
+        "",
+        f"- **CSV**: UTF-8 (a byte-order mark is ignored), a header row naming each column once, RFC 4180 quoting "
+        f"(a quoted value may hold the delimiter, quotes doubled, and line breaks, at any file size). Delimiter "
+        f"and decimal mark come from the profile (`files.csv`, per source `files.per_source`); this company: "
+        f"`{profile.files.csv.delimiter}` and `{profile.files.csv.decimal_mark}`. An empty field is null.",
+        "- **identifiers** are text: `000123` stays `000123`, UUIDs are welcome;",
+        "- **integers** must be whole numbers: `6.5` is quarantined (`score: not a valid integer`), never rounded;",
+        "- **decimals** must be finite: `Infinity` and `NaN` are quarantined (`mrr: not a finite decimal`); with "
+        "the decimal mark `,`, `1.234,50` reads 1234.5;",
+        "- **dates** are ISO 8601 (`YYYY-MM-DD`) unless the profile gives `date_format`;",
+        "- **timestamps** are ISO 8601 with or without an offset, or epoch seconds / milliseconds; an offset is "
+        "converted and everything is stored in **UTC**, whatever the machine's time zone (Parquet timestamps "
+        "with a time zone likewise; without one they are UTC);",
+        "- **booleans**: `true`/`false`, `1`/`0`, `t`/`f`, `yes`/`no`, any case;",
+        "- **vocabularies** are matched ignoring case and surrounding spaces, stored as the profile writes them.",
+        "",
+        "### Rules",
         "",
         "- **required** columns must be present in every file; optional ones may be left out;",
         "- a column that is not **nullable** must have a value in every row;",
         "- the primary key is unique within a file;",
-        "- `not future` dates and timestamps must not lie after the batch date;",
-        "- every `customer_id` outside `accounts` must be known to `accounts` (this batch or earlier).",
+        "- `not future` dates must not lie after the batch date, timestamps not after its end (the batch date is "
+        "the cut day: a change at 12:00 on it belongs to the batch);",
+        "- every `customer_id` outside `accounts` must be known to `accounts` (this batch or earlier; rows held "
+        "for an unknown customer load once accounts know them).",
+        "",
+        "A file that cannot be read is rejected whole with one line naming it; a row that breaks a rule is "
+        "quarantined in `raw._quarantine` with file, row, column, value and rule, and the rest loads. The quality "
+        "gate of a source stays failed while any delivery's held rows exceed the limit (5%), until the rows are "
+        "re-delivered or the batch is accepted (`churn-platform accept-quarantine`).",
         "",
         "## Active spells and churn",
         "",
@@ -546,6 +624,8 @@ def render_markdown(contract: Contract | None = None) -> str:
                 rules.append(f"<= {c.maximum:g}")
             if c.not_future:
                 rules.append("not future")
+            if c.pattern:
+                rules.append(c.pattern_rule or f"matches `{c.pattern}`")
             if c.configurable:
                 rules.append(f"configurable: {c.configurable}")
             lines.append(

@@ -51,13 +51,24 @@ VOCABULARY_COLUMNS: dict[str, tuple[str, ...]] = {
 STANDARD_CHANGE_TYPES = ("new", "renewal", "upgrade", "downgrade", "reactivation")
 INVOICE_STATUSES = ("open", "paid", "failed")
 OPTIONAL_SOURCES = ("invoices", "support_tickets", "nps_responses")
+ALL_SOURCE_NAMES = (
+    "accounts",
+    "subscriptions",
+    "invoices",
+    "usage_events",
+    "support_tickets",
+    "nps_responses",
+)
 # Columns of the contract an attribute may not shadow.
 RESERVED_ACCOUNT_COLUMNS = frozenset(
     {
         "customer_id", "name", "email", "country", "segment", "plan", "signup_date", "acquisition_channel",
         "marketing_consent", "unsubscribed", "account_manager", "onboarding_completed_at", "updated_at",
+        "phone", "sms_consent", "push_consent", "language", "time_zone",
     }
 )  # fmt: skip
+# The boolean columns of accounts a channel's consent may be read from (``contact.consent``).
+CONSENT_COLUMNS = ("marketing_consent", "sms_consent", "push_consent")
 
 
 def _iso_countries() -> tuple[str, ...]:
@@ -188,6 +199,265 @@ class Sources(_Strict):
     nps_responses: bool = True
 
 
+class CsvDialect(_Strict):
+    """How a company's CSV exports are written. UTF-8 (a byte-order mark is ignored), RFC 4180 quoting."""
+
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    decimal_mark: Literal[".", ","] = "."
+    quote: str = Field(default='"', min_length=1, max_length=1)
+    date_format: str | None = Field(
+        default=None, description="strptime format of dates when not ISO 8601, e.g. '%d/%m/%Y'."
+    )
+    timestamp_format: str | None = Field(
+        default=None,
+        description="strptime format of timestamps when not ISO 8601 (offsets and epoch seconds are read anyway).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvDialect:
+        if self.delimiter == self.quote:
+            raise ValueError("delimiter and quote must differ")
+        if self.delimiter == self.decimal_mark:
+            raise ValueError(
+                f"the delimiter {self.delimiter!r} is also the decimal mark: European exports use ';' with ','"
+            )
+        return self
+
+
+class FileFormats(_Strict):
+    """CSV dialect of every export, with per-source exceptions (e.g. a billing system exporting with ';')."""
+
+    csv: CsvDialect = CsvDialect()
+    per_source: dict[str, CsvDialect] = Field(default_factory=dict)
+
+    @field_validator("per_source")
+    @classmethod
+    def _known_sources(cls, per_source: dict[str, CsvDialect]) -> dict[str, CsvDialect]:
+        unknown = sorted(set(per_source) - set(ALL_SOURCE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown source {', '.join(unknown)}; sources are {', '.join(ALL_SOURCE_NAMES)}"
+            )
+        return per_source
+
+    def dialect(self, source: str) -> CsvDialect:
+        return self.per_source.get(source, self.csv)
+
+
+EXPORT_PRESETS_DIR = PROFILES_DIR / "exports"
+# Months per billing interval, as exports name them (Stripe: day, week, month, year).
+DEFAULT_INTERVAL_MONTHS: dict[str, float] = {"day": 12 / 365, "week": 12 / 52, "month": 1.0, "year": 12.0}
+
+
+class MonthlyAmount(_Strict):
+    """A recurring price turned into a monthly amount: amount x quantity / months of its billing interval
+    (a yearly price of 1200 for 2 seats is 200 a month). An interval the mapping does not know quarantines the
+    row (``mrr: not a valid decimal``, the value naming the interval)."""
+
+    quantity: str | None = Field(default=None, description="export column multiplying the amount (seats)")
+    interval: str = Field(description="export column naming the billing interval (month, year, ...)")
+    interval_count: str | None = Field(
+        default=None, description="export column with the number of intervals per period (every 3 months)"
+    )
+    months: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_INTERVAL_MONTHS),
+        description="interval value (case ignored) -> its length in months",
+    )
+
+    @field_validator("months")
+    @classmethod
+    def _positive(cls, months: dict[str, float]) -> dict[str, float]:
+        bad = sorted(k for k, v in months.items() if not v > 0)
+        if bad:
+            raise ValueError(f"months must be positive: {', '.join(bad)}")
+        return months
+
+
+class ExportMapping(_Strict):
+    """How one source's export (a billing or helpdesk system's own CSV) maps onto the contract, so it lands
+    without a script: columns renamed, values mapped, dates parsed with a format, amounts scaled or made
+    monthly, constants for contract columns the export lacks. Applied by ingestion before typing
+    (``churn_platform.lib.mappings``).
+
+    ``preset`` starts from a mapping shipped in ``churn_platform/profiles/exports/<preset>.yaml`` (a
+    publicly documented export shape: ``stripe_subscriptions``, ``zendesk_tickets``, ...); the keys given
+    here are merged over it (per contract column), so a company adds only what is its own (its price ids).
+    """
+
+    preset: str | None = Field(default=None, description="a shipped mapping this one starts from")
+    columns: dict[str, str | tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="contract column -> the export's column name (as in its header); a list: the first "
+        "non-empty of those the export has (exports whose column names changed between versions)",
+    )
+    values: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="contract column -> {export value: contract value}; others kept"
+    )
+    formats: dict[str, str] = Field(
+        default_factory=dict, description="contract date/timestamp column -> strptime format of the export"
+    )
+    scale: dict[str, float] = Field(
+        default_factory=dict, description="contract decimal column -> factor (e.g. 0.01 for amounts in cents)"
+    )
+    defaults: dict[str, str] = Field(
+        default_factory=dict,
+        description="contract column -> constant text, for columns the export lacks or leaves empty",
+    )
+    latest: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="contract date/timestamp column -> export columns; the latest of them (e.g. updated_at "
+        "from created, canceled and ended when the export has no modification time)",
+    )
+    monthly: dict[str, MonthlyAmount] = Field(
+        default_factory=dict, description="contract decimal column -> how its amount becomes monthly"
+    )
+    description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not data.get("preset"):
+            return data
+        name = str(data["preset"])
+        base = load_export_preset(name)
+        merged: dict[str, Any] = dict(base)
+        for key, value in data.items():
+            if key in ("values",) and isinstance(value, dict):
+                values = {k: dict(v) for k, v in base.get("values", {}).items()}
+                for column, table in value.items():
+                    values[column] = {**values.get(column, {}), **(table or {})}
+                merged["values"] = values
+            elif isinstance(value, dict) and isinstance(base.get(key), dict):
+                merged[key] = {**base[key], **value}
+            else:
+                merged[key] = value
+        merged["preset"] = name
+        return merged
+
+
+def export_presets() -> list[str]:
+    """Names of the export mappings shipped with the platform."""
+    return sorted(p.stem for p in EXPORT_PRESETS_DIR.glob("*.yaml"))
+
+
+def load_export_preset(name: str) -> dict[str, Any]:
+    """The raw document of a shipped export mapping; errors name the preset and the shipped ones."""
+    path = EXPORT_PRESETS_DIR / f"{name}.yaml"
+    if not IDENTIFIER.match(name) or not path.exists():
+        raise ValueError(
+            f"no export preset named {name!r}; shipped presets are {', '.join(export_presets())}"
+        )
+    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(doc, dict) or "preset" in doc:
+        raise ValueError(f"{path}: an export preset is a mapping without a preset key of its own")
+    return doc
+
+
+ConnectorKind = Literal["postgresql"]
+
+
+class ConnectorTable(_Strict):
+    """One table of the company's application database, landed as one contract source."""
+
+    table: str = Field(min_length=1, description="table name in the database schema")
+    source: str = Field(description="the contract source its rows are")
+    mapping: ExportMapping = Field(
+        default_factory=ExportMapping,
+        description="how its columns map onto the contract (columns, values, ...: as for exports)",
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="the table column that grows when a row changes; default: the column mapped to the "
+        "source's updated_at (append-only sources without one must name it, e.g. created_at)",
+    )
+    primary_key: str | None = Field(
+        default=None, description="the table's key column; default: the column mapped to the source's key"
+    )
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        if source not in ALL_SOURCE_NAMES:
+            raise ValueError(f"unknown source {source!r}; sources are {', '.join(ALL_SOURCE_NAMES)}")
+        return source
+
+
+class DatabaseConnector(_Strict):
+    """The company's application database, read incrementally by an updated-at cursor (see the README's
+    Connectors section). Its URL is a secret setting (``CHURN_SOURCE_DATABASE_URL``), never in the profile."""
+
+    kind: ConnectorKind = "postgresql"
+    schema_name: str = Field(default="public", alias="schema", min_length=1)
+    tables: tuple[ConnectorTable, ...] = Field(min_length=1)
+    chunk_size: int = Field(default=50_000, ge=100, description="rows per extracted Parquet chunk")
+    cron: str = Field(
+        default="0 * * * *",
+        pattern=r"^\S+( \S+){4}$",
+        description="when the extraction runs (cron, UTC); the landing sensor ingests what it lands",
+    )
+    lag_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        description="re-read rows whose cursor lies this far behind the last one seen (for transactions "
+        "committed late); unchanged rows re-read land again and staging keeps one",
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_table_per_source(self) -> DatabaseConnector:
+        sources = [t.source for t in self.tables]
+        dupes = sorted({s for s in sources if sources.count(s) > 1})
+        if dupes:
+            raise ValueError(f"more than one table lands as {', '.join(dupes)}: one table per source")
+        tables = [t.table for t in self.tables]
+        dupes = sorted({t for t in tables if tables.count(t) > 1})
+        if dupes:
+            raise ValueError(f"table(s) listed twice: {', '.join(dupes)}")
+        return self
+
+
+class Connectors(_Strict):
+    """Systems the platform reads by itself, landing into the same raw tables as delivered files."""
+
+    database: DatabaseConnector | None = None
+
+
+class Contact(_Strict):
+    """How customers may be reached: which consent column allows each channel, and the defaults for
+    accounts without a language or a time zone (templates and quiet hours use them).
+
+    ``consent`` maps a channel of the delivery registry (``email``, ``sms``, ``in_app``, ``team_task``) to
+    one of the consent columns of accounts; a channel left out uses its own (email and team tasks
+    ``marketing_consent``, sms ``sms_consent``, in-app ``push_consent``).
+    """
+
+    consent: dict[str, str] = Field(default_factory=dict)
+    default_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
+    default_time_zone: str = "UTC"
+
+    @field_validator("consent")
+    @classmethod
+    def _consent_columns(cls, consent: dict[str, str]) -> dict[str, str]:
+        for channel, column in consent.items():
+            if column not in CONSENT_COLUMNS:
+                raise ValueError(
+                    f"{channel}: {column!r} is not a consent column; use one of {', '.join(CONSENT_COLUMNS)}"
+                )
+        return consent
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+        return zone
+
+
 class CompanyProfile(_Strict):
     """What one company's data looks like; see the README's "Bring your own company" section."""
 
@@ -201,6 +471,13 @@ class CompanyProfile(_Strict):
     vocabularies: dict[str, Vocabulary] = Field(default_factory=dict)
     event_types: tuple[EventType, ...] = Field(min_length=1)
     attributes: tuple[Attribute, ...] = ()
+    files: FileFormats = FileFormats()
+    exports: dict[str, ExportMapping] = Field(
+        default_factory=dict, description="source -> how that source's export maps onto the contract"
+    )
+
+    contact: Contact = Contact()
+    connectors: Connectors = Connectors()
     simulation: dict[str, Any] | None = Field(
         default=None,
         description="How the simulator makes this company (only for simulated companies; see simulate/).",
@@ -227,6 +504,51 @@ class CompanyProfile(_Strict):
         if status is not None and (status.values is None or set(INVOICE_STATUSES) - set(status.values)):
             raise ValueError(f"invoice_status must include {', '.join(INVOICE_STATUSES)}")
         return vocabularies
+
+    @field_validator("exports")
+    @classmethod
+    def _known_export_sources(cls, exports: dict[str, ExportMapping]) -> dict[str, ExportMapping]:
+        unknown = sorted(set(exports) - set(ALL_SOURCE_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown source {', '.join(unknown)}; sources are {', '.join(ALL_SOURCE_NAMES)}"
+            )
+        return exports
+
+    @model_validator(mode="after")
+    def _mappings_fit_the_contract(self) -> CompanyProfile:
+        from churn_platform.contract import contract_for
+        from churn_platform.lib.mappings import MappingError, check_mapping
+
+        database = self.connectors.database
+        fed = {t.source: t for t in database.tables} if database else {}
+        both = sorted(set(fed) & set(self.exports))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)}: fed by connectors.database and mapped in exports; a source has one shape "
+                "in the landing folder (the connector lands contract columns): drop one"
+            )
+        contract = contract_for(self)
+        problems = []
+        for name, mapping in self.exports.items():
+            try:
+                check_mapping(mapping, contract.sources[name])
+            except MappingError as exc:
+                problems.append(f"exports.{name}: {exc}")
+        for i, table in enumerate(database.tables if database else ()):
+            source = contract.sources[table.source]
+            try:
+                check_mapping(table.mapping, source)
+            except MappingError as exc:
+                problems.append(f"connectors.database.tables.{i}: {exc}")
+            if table.cursor is None and source.updated_at is None:
+                problems.append(
+                    f"connectors.database.tables.{i}: {table.source} has no updated_at: name the table's "
+                    "cursor column (one that grows with every new or changed row)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _distinct_names(self) -> CompanyProfile:
@@ -289,7 +611,9 @@ class CompanyProfile(_Strict):
         return True
 
     def dbt_vars(self) -> dict[str, Any]:
-        """What dbt needs to know of the company (``--vars``): event types, attributes, delivered sources."""
+        """What dbt needs to know of the company (``--vars``): event types, attributes, delivered sources,
+        and the behaviour feature columns :func:`behaviour_features` names (which a dbt test compares
+        ``fct_behaviour_features`` against, since no contract can be enforced on profile-made columns)."""
         return {
             "company_profile": self.name,
             "event_types": [
@@ -300,6 +624,7 @@ class CompanyProfile(_Strict):
                 {"name": a.name, "type": a.type, "feature": a.feature_name} for a in self.attributes
             ],
             "delivered_sources": [s for s in ALL_SOURCE_NAMES if self.delivers(s)],
+            "behaviour_features": [f.name for f in behaviour_features(self)],
         }
 
 

@@ -25,6 +25,8 @@ READ_ELSEWHERE: dict[str, str] = {
     "CHURN_DASHBOARD_DIR": "where the risk dashboard reads its snapshot (churn_platform/dashboard/data.py)",
     "CHURN_PUBLISHED_DIR": "the marts folder the EDA notebook reads",
     "CHURN_SCREENSHOT_DIR": "where the browser tests keep their screenshots",
+    "CHURN_DUCKDB_MEMORY_LIMIT": "DuckDB's memory limit during ingestion (churn_platform/lib/ingest.py)",
+    "CHURN_WAREHOUSE_LOCK_WAIT_SECONDS": "how long a writer waits for the warehouse (churn_platform/lib/warehouse.py)",
 }
 """``CHURN_*`` variables that are not settings fields but are read by one named part of the platform."""
 
@@ -60,6 +62,15 @@ class Settings(BaseSettings):
     )
     dagster_home: Path | None = Field(default=None, description="DAGSTER_HOME; default data_dir/dagster.")
     outbox_dir: Path | None = Field(default=None, description="Local email outbox; default data_dir/outbox.")
+    company_profile: str = Field(
+        default="saas",
+        description="Company profile: a shipped name (saas, social) or a path to a company.yaml "
+        "(read by churn_platform.profile).",
+    )
+    expectations_dir: Path | None = Field(
+        default=None,
+        description="Great Expectations suites of the company; default expectations/<profile name>/.",
+    )
     policy_path: Path = Field(
         default=PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml",
         description="Versioned churn policy: tiers, value, promotion, retention playbooks.",
@@ -70,9 +81,44 @@ class Settings(BaseSettings):
         description="Versioned retention policy: playbooks, control share, cooldown, capacity, costs.",
     )
     sender_email: str = "success@churn-platform.local"
-    task_webhook_url: str | None = Field(default=None, description="Where account-manager tasks are posted.")
+    sender_name: str = Field(default="Customer Success", description="Who messages are from ({{ company }}).")
+    templates_path: Path = Field(
+        default=PROJECT_ROOT / "churn_platform" / "policies" / "message_templates.yaml",
+        description="Message templates per language (email, SMS, push, tasks).",
+    )
+    task_webhook_url: str | None = Field(
+        default=None, description="Where team tasks are posted (generic webhook)."
+    )
     sendgrid_api_key: SecretStr | None = Field(default=None, description="Send real email when set.")
     sendgrid_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None, description="Verification key of SendGrid's signed Event Webhook (receiver)."
+    )
+    twilio_account_sid: str | None = Field(default=None, description="Send real SMS through Twilio when set.")
+    twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token (never logged).")
+    twilio_from_number: str | None = Field(
+        default=None, description="The Twilio number SMS are sent from (E.164)."
+    )
+    twilio_base_url: str | None = Field(
+        default=None, description="Another Twilio API base URL (an edge, a fake)."
+    )
+    slack_bot_token: SecretStr | None = Field(default=None, description="Post team tasks to Slack when set.")
+    slack_task_channel: str | None = Field(default=None, description="Slack channel id for team tasks.")
+    slack_base_url: str = "https://slack.com/api/"
+    in_app_webhook_url: SecretStr | None = Field(
+        default=None, description="The product's endpoint for in-app and push notifications."
+    )
+    in_app_signing_secret: SecretStr | None = Field(
+        default=None, description="Shared secret that signs in-app webhook requests (HMAC-SHA256)."
+    )
+    receiver_url: str | None = Field(
+        default=None, description="Public URL of the delivery event receiver (Twilio status callbacks)."
+    )
+    receiver_port: int = 8800
+    delivery_events_dir: Path | None = Field(
+        default=None,
+        description="Where the receiver files provider events; default data_dir/delivery_events.",
+    )
 
     alert_webhook_url: SecretStr | None = Field(
         default=None, description="Slack-compatible incoming webhook for alerts (a secret: never logged)."
@@ -80,6 +126,11 @@ class Settings(BaseSettings):
     alert_emails: str = Field(
         default="",
         description="Comma-separated addresses of the owning team, emailed through the campaign path.",
+    )
+    source_database_url: SecretStr | None = Field(
+        default=None,
+        description="URL of the company's application database read by the connector "
+        "(postgresql://user:password@host:5432/db; a secret: never logged).",
     )
     host: str = Field(default="127.0.0.1", description="Interface the UIs bind to (localhost by default).")
     dagster_port: int = 3000
@@ -201,8 +252,17 @@ class Settings(BaseSettings):
         return f"http://{self.host}:{port}"
 
     @cached_property
+    def connectors(self) -> Path:
+        """Connector state: dlt's pipeline state (the incremental cursor) and extracted files not yet landed."""
+        return self.data_dir / "connectors"
+
+    @cached_property
     def outbox(self) -> Path:
         return self.outbox_dir or self.data_dir / "outbox"
+
+    @cached_property
+    def delivery_events(self) -> Path:
+        return self.delivery_events_dir or self.data_dir / "delivery_events"
 
     @cached_property
     def exports(self) -> Path:

@@ -13,6 +13,6 @@ fi
 echo "==> syncing the environment from uv.lock"
 .tools/bin/uv sync --frozen --compile-bytecode --quiet
 export PATH="$ROOT/.venv/bin:$PATH"
-# Nothing phones home: Dagster, MLflow, dbt, Great Expectations, Evidently.
+# Nothing phones home: Dagster, MLflow, dbt, Great Expectations, Evidently, dlt.
 export DAGSTER_DISABLE_TELEMETRY=1 MLFLOW_DISABLE_TELEMETRY=true DBT_SEND_ANONYMOUS_USAGE_STATS=false \
-  DO_NOT_TRACK=1 GX_ANALYTICS_ENABLED=false EVIDENTLY_DISABLE_TELEMETRY=1
+  DO_NOT_TRACK=1 GX_ANALYTICS_ENABLED=false EVIDENTLY_DISABLE_TELEMETRY=1 RUNTIME__DLTHUB_TELEMETRY=false

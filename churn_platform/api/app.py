@@ -227,11 +227,15 @@ def create_app(
         from ml.tracking import configure
 
         configure(settings.mlflow_uri, settings.mlflow_artifacts)
+        from churn_platform.lib.ml_pipeline import reason_wording
+        from churn_platform.profile import active_profile
+
         champion = Champion(
             settings.model_name,
             cutoffs_now,
             max_batch=settings.api_max_batch,
             explain_tiers=policy.explain_tiers,
+            wording=reason_wording(active_profile()),
         )
     stop = threading.Event()
 

@@ -134,6 +134,7 @@ class Champion:
     aliases: Callable[[str], tuple[str | None, str | None]] = aliases_now
     max_batch: int = 64
     explain_tiers: tuple[str, ...] = ("critical", "high", "medium")
+    wording: Any = None  # the company's words for reasons (ml.explain.Wording)
     loaded: Loaded | None = None
     _queue: list[_Pending] = field(default_factory=list)
     _wake: asyncio.Event | None = None
@@ -185,7 +186,7 @@ class Champion:
             from ml.explain import top_reasons
 
             try:
-                found, _ = top_reasons(loaded.explainer, frame.iloc[explain], threads=1)
+                found, _ = top_reasons(loaded.explainer, frame.iloc[explain], wording=self.wording, threads=1)
             except ValueError as exc:  # the explainer needs a column the champion does not
                 log.warning("no reasons: %s", exc)
             else:

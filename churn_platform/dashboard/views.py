@@ -139,8 +139,28 @@ def worklist_display(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[[c for c in WORKLIST_COLUMNS if c in frame.columns]]
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would read as a formula gets a leading ``'`` (OWASP CSV injection).
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is neutralised; numbers, dates
+    and missing values pass unchanged (a negative number is a number, not a formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def to_csv(frame: pd.DataFrame) -> bytes:
-    return worklist_display(frame).to_csv(index=False).encode("utf-8")
+    """The worklist as shown, as UTF-8 CSV with every text cell neutralised by :func:`csv_safe`."""
+    shown = worklist_display(frame).copy()
+    for column in shown.columns:
+        if shown[column].dtype == object or pd.api.types.is_string_dtype(shown[column]):
+            shown[column] = shown[column].map(csv_safe)
+    # CRLF as RFC 4180 says: a field holding a carriage return or a line feed is then quoted
+    return shown.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 # --- trends ---------------------------------------------------------------------------------------------

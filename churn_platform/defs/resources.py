@@ -8,7 +8,9 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster_dlt import DagsterDltResource
 
+from churn_platform.lib.warehouse import connect as connect_warehouse
 from churn_platform.settings import get_settings
 
 
@@ -23,8 +25,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one step; waits (and says so) while another process holds the file."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(self.path, read_only=read_only)
+        con = connect_warehouse(self.path, read_only=read_only, notify=dg.get_dagster_logger().info)
         try:
             yield con
         finally:
@@ -39,6 +42,15 @@ class LandingResource(dg.ConfigurableResource):
     @property
     def root(self) -> Path:
         return Path(self.path)
+
+
+class SourceDatabaseResource(dg.ConfigurableResource):
+    """The company's application database, read by the connector. The URL is a secret: it is configured from
+    the environment (``CHURN_SOURCE_DATABASE_URL``; the Dagster UI shows the variable's name, never its
+    value) and never logged; ``state_dir`` keeps the incremental cursor and the files not yet landed."""
+
+    url: str
+    state_dir: str
 
 
 class ExportsResource(dg.ConfigurableResource):
@@ -57,6 +69,10 @@ def resources() -> dg.Definitions:
         resources={
             "warehouse": WarehouseResource(path=str(settings.warehouse)),
             "landing": LandingResource(path=str(settings.landing)),
+            "source_database": SourceDatabaseResource(
+                url=dg.EnvVar("CHURN_SOURCE_DATABASE_URL"), state_dir=str(settings.connectors)
+            ),
+            "dlt": DagsterDltResource(),
             "exports": ExportsResource(
                 published_dir=str(settings.published), ledger_export_path=str(settings.ledger_export)
             ),

@@ -13,6 +13,7 @@ TELEMETRY_OFF = {
     "DO_NOT_TRACK": "1",
     "GX_ANALYTICS_ENABLED": "false",
     "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "RUNTIME__DLTHUB_TELEMETRY": "false",  # dlt (the database connector)
 }
 
 DAGSTER_YAML = """\
@@ -24,6 +25,17 @@ run_coordinator:
   config:
     # DuckDB allows one writer process: runs that write the warehouse queue behind each other.
     max_concurrent_runs: 1
+# The default launcher, able to say when a run's process has died (killed, out of memory) ...
+run_launcher:
+  module: churn_platform.lib.run_launcher
+  class: LocalProcessRunLauncher
+# ... so the daemon's run monitoring fails that run and the queue moves on.
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 30
 """
 
 
@@ -34,10 +46,13 @@ def quiet_telemetry() -> None:
 
 
 def prepare_dagster_home(path: Path) -> Path:
-    """Create DAGSTER_HOME with telemetry off and one run at a time, and point this process at it."""
+    """Create DAGSTER_HOME with telemetry off, one run at a time and run monitoring, and point this process
+    at it. An instance file this platform wrote before run monitoring existed is brought up to date."""
     path.mkdir(parents=True, exist_ok=True)
     config = path / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or (
+        "run_monitoring" not in config.read_text() and "max_concurrent_runs: 1" in config.read_text()
+    ):
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(path)
     return path

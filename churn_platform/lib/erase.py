@@ -558,12 +558,14 @@ def _scrub_warehouse(
 
 def _rebuild_marts(warehouse: Path) -> bool:
     """``dbt run`` on the cleaned raw tables (its own target folder: Dagster's manifest stays as it is)."""
+    from churn_platform.profile import active_profile
+
     dbt = Path(sys.executable).with_name("dbt")
     project = PROJECT_ROOT / "dbt_project"
     with tempfile.TemporaryDirectory(prefix="erase-dbt-") as tmp:
         result = subprocess.run(
             [str(dbt if dbt.exists() else "dbt"), "run", "--project-dir", str(project), "--profiles-dir", str(project),
-             "--target-path", f"{tmp}/target", "--log-path", f"{tmp}/logs", "--quiet"],
+             "--target-path", f"{tmp}/target", "--log-path", f"{tmp}/logs", "--quiet", "--vars", json.dumps(active_profile().dbt_vars())],
             env={**os.environ, "CHURN_WAREHOUSE_PATH": str(warehouse)},
             capture_output=True,
             text=True,

@@ -2,7 +2,7 @@
 
 An erased customer's id must never be stored again in plain text, not even on the list that keeps them out:
 the list holds ``sha256(salt + customer_id)``, with a random salt made once per installation
-(``data/privacy/salt``, mode 0600). Ingestion calls :func:`drop_erased` on every file before anything else
+(``data/privacy/salt``, mode 0600). Ingestion calls :func:`drop_erased_rows` on every file before anything else
 sees it; delivery and CRM write-back ask :meth:`Suppression.contains` before contacting anyone.
 """
 
@@ -13,9 +13,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import Any
 
 SALT_FILE = "salt"
 LIST_FILE = "erased_customers.txt"
@@ -67,44 +65,32 @@ class Suppression:
         return bool(self.hashes) and self.digest(customer_id) in self.hashes
 
 
-def drop_erased(
-    table: pa.Table, suppression: Suppression, column: str = "customer_id"
-) -> tuple[pa.Table, int]:
-    """The rows of ``table`` whose ``column`` is not an erased customer, and how many were dropped.
-
-    A file without the column, or an empty list, passes untouched. Ids are hashed once per distinct value.
-    """
-    if not suppression.hashes or column not in table.column_names:
-        return table, 0
-    ids = pc.unique(table.column(column)).to_pylist()
-    erased = [i for i in ids if i is not None and suppression.contains(str(i))]
-    if not erased:
-        return table, 0
-    keep = pc.invert(
-        pc.fill_null(
-            pc.is_in(table.column(column), value_set=pa.array(erased, table.column(column).type)), False
-        )
-    )
-    kept = table.filter(keep)
-    return kept, table.num_rows - kept.num_rows
-
-
-def erased_row_numbers(table: pa.Table, column: str = "customer_id") -> set[int]:
-    """Row numbers (``_row_number``) of ``table`` that belong to erased customers of this installation.
+def drop_erased_rows(con: Any, view: str = "incoming", column: str = "customer_id") -> int:
+    """Drop the rows of erased customers from the delivered file ``view`` (a DuckDB view); returns how many.
 
     Ingestion calls this once per file, before validation and quarantine, so nothing of an erased customer's
-    re-delivered rows is stored anywhere (not even in the quarantine).
+    re-delivered rows is stored anywhere (not even in the quarantine). Row numbers stay those of the file.
+    A file without the column, or an empty list, is untouched (and not copied).
     """
     from churn_platform.settings import get_settings
 
     suppression = Suppression(get_settings().privacy)
-    if not suppression.hashes or column not in table.column_names:
-        return set()
-    ids = pc.unique(table.column(column)).to_pylist()
-    erased = [i for i in ids if i is not None and suppression.contains(str(i))]
+    if not suppression.hashes:
+        return 0
+    if column not in [r[0] for r in con.execute(f"describe {view}").fetchall()]:
+        return 0
+    ids = con.execute(
+        f'select distinct trim("{column}"::varchar) from {view} where "{column}" is not null'
+    ).fetchall()
+    erased = [i for (i,) in ids if suppression.contains(str(i))]
     if not erased:
-        return set()
-    mask = pc.fill_null(
-        pc.is_in(table.column(column), value_set=pa.array(erased, table.column(column).type)), False
+        return 0
+    con.execute(
+        f"create or replace temp table _kept_rows as select * from {view} "
+        f'where trim("{column}"::varchar) is null or not list_contains(?::varchar[], trim("{column}"::varchar))',
+        [erased],
     )
-    return set(table.filter(mask).column("_row_number").to_pylist())
+    total = con.execute(f"select count(*) from {view}").fetchall()[0][0]
+    kept = con.execute("select count(*) from _kept_rows").fetchall()[0][0]
+    con.execute(f"create or replace temp view {view} as select * from _kept_rows")
+    return int(total - kept)

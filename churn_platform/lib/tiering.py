@@ -30,10 +30,14 @@ class Cutoffs:
 
 
 def policy_cutoffs(policy: ChurnPolicy) -> Cutoffs:
-    tiers = policy.risk_tiers
+    """Before any scoring recorded cut-offs: the policy's (absolute thresholds; a rank or lift method needs
+    the scored probabilities, so until then its tiers are unreachable and every fresh score is low)."""
+    from ml.tiers import tier_cutoffs
+
+    values = tier_cutoffs(np.asarray([], dtype=float), policy.risk_tiers)
     return Cutoffs(
-        {"critical": tiers.critical, "high": tiers.high, "medium": tiers.medium},
-        f"churn policy {policy.version} thresholds",
+        {t: float(values[t]) for t in RANKED_TIERS},
+        f"churn policy {policy.version} ({policy.risk_tiers.method})",
     )
 
 
@@ -49,8 +53,9 @@ def latest_cutoffs(published_dir: Path, policy: ChurnPolicy) -> Cutoffs:
     frame = pd.read_parquet(path)
     if frame.empty or not {"tier", "cutoff"} <= set(frame.columns):
         return policy_cutoffs(policy)
-    if "snapshot_date" in frame.columns:
-        frame = frame[frame["snapshot_date"] == frame["snapshot_date"].max()]
+    for newest in ("snapshot_date", "scored_at"):  # the latest scoring (a snapshot may be rescored)
+        if newest in frame.columns:
+            frame = frame[frame[newest] == frame[newest].max()]
     values = {str(t): float(c) for t, c in zip(frame["tier"], frame["cutoff"], strict=True)}
     if not all(t in values for t in RANKED_TIERS):
         return policy_cutoffs(policy)
@@ -59,11 +64,7 @@ def latest_cutoffs(published_dir: Path, policy: ChurnPolicy) -> Cutoffs:
 
 
 def tier_of(probability: np.ndarray | list[float] | float, cutoffs: Mapping[str, float]) -> np.ndarray:
-    """critical if p >= cutoffs['critical'], else high, medium, else low (NaN is low)."""
-    p = np.atleast_1d(np.asarray(probability, dtype=float))
-    out = np.full(len(p), "low", dtype=object)
-    with np.errstate(invalid="ignore"):
-        out[p >= cutoffs["medium"]] = "medium"
-        out[p >= cutoffs["high"]] = "high"
-        out[p >= cutoffs["critical"]] = "critical"
-    return out
+    """critical if p >= cutoffs['critical'], else high, medium, else low (NaN is low): scoring's own rule."""
+    from ml.tiers import assign_tiers
+
+    return assign_tiers(probability, cutoffs)

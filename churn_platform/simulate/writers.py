@@ -28,6 +28,11 @@ def to_table(source: Source, columns: dict[str, Any]) -> pa.Table:
     """Build an Arrow table with exactly the contract's columns, types and order."""
     arrays = []
     for col in source.columns:
+        if col.name not in columns and not col.required:
+            arrays.append(
+                pa.nulls(_rows(columns), col.arrow_type)
+            )  # an optional column this company leaves empty
+            continue
         value = columns[col.name]
         if isinstance(value, pa.ChunkedArray):
             value = value.combine_chunks()
@@ -39,6 +44,12 @@ def to_table(source: Source, columns: dict[str, Any]) -> pa.Table:
             arr = pa.array(value, type=col.arrow_type)
         arrays.append(arr)
     return pa.Table.from_arrays(arrays, schema=source.arrow_schema())
+
+
+def _rows(columns: dict[str, Any]) -> int:
+    for value in columns.values():
+        return len(value)
+    return 0
 
 
 class BatchWriter:

@@ -106,3 +106,56 @@ def test_the_sensor_launches_a_run_for_new_deliveries_only(
     third = landing_sensor(dg.build_sensor_context(cursor=first.cursor, resources=resources))
     assert isinstance(third, dg.SensorResult)
     assert third.run_requests[0].tags["churn/batches"] == "2025-04-01"  # type: ignore[index]
+
+
+def _gate(result: dg.ExecuteInProcessResult, source: str) -> dg.AssetCheckEvaluation:
+    return next(
+        c for c in result.get_asset_check_evaluations() if c.asset_key == dg.AssetKey(["raw", source])
+    )
+
+
+def test_a_mostly_quarantined_delivery_stays_blocked_on_reruns_until_fixed_or_accepted(
+    company_dir: Path,
+) -> None:
+    from churn_platform.contract import active_contract
+    from churn_platform.lib.gates import accept, judge
+
+    path = next((company_dir / "landing" / "invoices" / "2025-03-01").glob("*.csv"))
+    good = pd.read_csv(path, dtype=str, keep_default_na=False)
+    bad = good.copy()
+    bad.loc[: len(bad) // 2, "amount"] = "-1"
+    bad.to_csv(path, index=False)
+    assets, resources = [landing_files, *raw_assets], _resources(company_dir)
+    first = dg.materialize(assets, resources=resources, raise_on_error=False)
+    gate = _gate(first, "invoices")
+    assert not gate.passed
+    assert gate.metadata["judged_delivery"].value == "2025-03-01"
+    assert "amount: be between [0, inf]" in str(gate.metadata["top_rules"].value)
+    assert "row 1, amount = '-1'" in str(gate.metadata["top_rules"].value)  # an example row
+    assert "accept-quarantine invoices --batch 2025-03-01" in (gate.description or "")
+    # a re-run with no new files judges the state of the source, not the empty run
+    again = dg.materialize(assets, resources=resources, raise_on_error=False)
+    assert _gate(again, "invoices").metadata["rows_checked_this_run"].value == 0
+    assert not _gate(again, "invoices").passed
+    # fixed: the held rows re-delivered correctly (same keys) in a later file
+    fixed = path.with_name(path.name.replace("part0000", "part0001"))
+    good.iloc[: len(bad) // 2 + 1].to_csv(fixed, index=False)
+    assert _gate(dg.materialize(assets, resources=resources, raise_on_error=False), "invoices").passed
+    # accepted: another bad batch passes once someone accepts it, with their reason
+    later = company_dir / "landing" / "invoices" / "2025-04-01" / "invoices_2025-04-01_part0000.csv"
+    later.parent.mkdir(parents=True)
+    bad.assign(invoice_id=bad["invoice_id"] + "X", updated_at="2025-03-20 10:00:00").to_csv(
+        later, index=False
+    )
+    assert not _gate(dg.materialize(assets, resources=resources, raise_on_error=False), "invoices").passed
+    import datetime as dt
+
+    con = duckdb.connect(str(company_dir / "warehouse.duckdb"))
+    try:
+        accept(con, "invoices", dt.date(2025, 4, 1), "refunds exported with negative amounts; known")
+        assert judge(con, active_contract().sources["invoices"], 0.05).passed
+    finally:
+        con.close()
+    last = _gate(dg.materialize(assets, resources=resources, raise_on_error=False), "invoices")
+    assert last.passed
+    assert "refunds exported" in str(last.metadata["accepted"].value)

@@ -264,3 +264,22 @@ def test_latest_decision_says_whether_the_gate_promoted() -> None:
     assert stayed is not None
     assert "v6 (random_forest" in stayed
     assert "v3 stays champion" in stayed
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x","y")', "+1+2", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
+def test_the_csv_export_neutralises_formulas(name: str) -> None:
+    import csv
+    import io
+
+    frame = worklist().head(2).copy()
+    frame.loc[frame.index[0], "company_name"] = name
+    rows = list(csv.DictReader(io.StringIO(views.to_csv(frame).decode())))
+    assert rows[0]["company_name"] == "'" + name, "a spreadsheet reads it as text"
+    assert rows[1]["company_name"] == frame["company_name"].iloc[1], "ordinary names are unchanged"
+    assert float(rows[0]["mrr"]) == pytest.approx(float(frame["mrr"].iloc[0])), "numbers stay numbers"
+
+
+def test_negative_numbers_are_not_mangled() -> None:
+    frame = worklist().head(1).copy()
+    frame["mrr"] = -5.0
+    assert "'-5" not in views.to_csv(frame).decode()

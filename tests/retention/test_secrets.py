@@ -14,6 +14,13 @@ def test_sendgrid_key_and_alert_webhook_are_resolved_at_run_time_only(
 ) -> None:
     monkeypatch.setenv("CHURN_SENDGRID_API_KEY", "SG.secret-key")
     monkeypatch.setenv("CHURN_ALERT_WEBHOOK_URL", "https://hooks.example/services/T0/B0/secret-token")
+    monkeypatch.setenv("CHURN_TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.setenv("CHURN_TWILIO_AUTH_TOKEN", "secret-twilio-token")
+    monkeypatch.setenv("CHURN_TWILIO_FROM_NUMBER", "+15550000000")
+    monkeypatch.setenv("CHURN_SLACK_BOT_TOKEN", "xoxb-secret")
+    monkeypatch.setenv("CHURN_SLACK_TASK_CHANNEL", "C0TASKS")
+    monkeypatch.setenv("CHURN_IN_APP_SIGNING_SECRET", "secret-signing")
+    monkeypatch.setenv("CHURN_IN_APP_WEBHOOK_URL", "https://product.example/hooks/secret-path")
     loaded = defs()
     delivery, alerting = loaded.resources["delivery"], loaded.resources["alerting"]
     for resource in (delivery, alerting):
@@ -25,6 +32,9 @@ def test_sendgrid_key_and_alert_webhook_are_resolved_at_run_time_only(
         assert type(sender).__name__ == "SendGridSender"
         assert sender._client.api_key == "SG.secret-key"
         assert built.alerting.webhook_url.endswith("/secret-token")
+        assert built.delivery.twilio_auth_token == "secret-twilio-token"
+        assert built.delivery.slack_bot_token == "xoxb-secret"
+        assert built.delivery.in_app_signing_key == "secret-signing"
 
 
 def test_without_a_key_campaigns_go_to_the_outbox(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -115,12 +115,6 @@ def _ingest(env: Path, source: str, runner: SuiteRunner):  # type: ignore[no-unt
             ),
             "not valid UTF-8 (byte 0xff",
         ),
-        (
-            "header-only CSV",
-            "support_tickets",
-            lambda env: lambda p: p.write_text(",".join(_good_csv(env, "support_tickets").columns) + "\n"),
-            "has a header but no data rows",
-        ),
     ],
 )
 def test_file_level_failures_reject_the_file_and_keep_everything_else(
@@ -134,6 +128,18 @@ def test_file_level_failures_reject_the_file_and_keep_everything_else(
     assert str(path) in reason, "the message names the file"
     assert message in reason, reason
     assert _snapshot(env / "warehouse.duckdb") == before, "nothing already loaded changed"
+
+
+def test_a_header_only_file_means_no_rows(env: Path, runner: SuiteRunner) -> None:
+    before = _snapshot(env / "warehouse.duckdb")
+    header = ",".join(_good_csv(env, "support_tickets").columns) + "\n"
+    path = _deliver(env, "support_tickets", lambda p: p.write_text(header))
+    report = _ingest(env, "support_tickets", runner)
+    new = next(f for f in report.files if f.path.endswith(path.name))
+    assert (new.status, new.rows, new.loaded, new.quarantined) == ("loaded", 0, 0, 0)
+    assert "no rows" in new.reason
+    assert _snapshot(env / "warehouse.duckdb") == before
+    assert all(f.status == "skipped" for f in _ingest(env, "support_tickets", runner).files), "recorded once"
 
 
 def test_truncated_parquet_is_rejected(tmp_path: Path, runner: SuiteRunner) -> None:

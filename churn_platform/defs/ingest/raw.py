@@ -5,12 +5,14 @@ import dagster as dg
 from churn_platform.contract import active_contract
 from churn_platform.defs.ingest.landing import landing_files
 from churn_platform.defs.resources import LandingResource, WarehouseResource
+from churn_platform.lib.gates import judge
 from churn_platform.lib.ingest import INGEST_ORDER, FileReport, SourceReport, ingest_source
 from churn_platform.lib.quality import SuiteRunner
 
 
 class IngestConfig(dg.Config):
-    """How much bad data a delivery may carry before downstream models stop trusting it."""
+    """How much bad data a delivery may carry before downstream models stop trusting it: the share of the
+    latest delivery's rows still held in quarantine (see churn_platform/lib/gates.py)."""
 
     max_quarantine_share: float = 0.05
 
@@ -27,7 +29,14 @@ def _report_metadata(report: SourceReport) -> dict[str, dg.MetadataValue]:
             if f.status != "skipped"
         )
     )
+    mapped = report.mapped_counts()
+    mapped_md = "| column | values stored as `other` |\n|---|---|\n" + "\n".join(
+        f"| {c} | {n} |" for c, n in sorted(mapped.items())
+    )
+    profile = active_contract().profile
     return {
+        "company_profile": dg.MetadataValue.text(f"{profile.name} ({profile.version})"),
+        "values_mapped_to_other": dg.MetadataValue.md(mapped_md if mapped else "none"),
         "files_loaded": dg.MetadataValue.int(len(loaded)),
         "files_skipped": dg.MetadataValue.int(sum(f.status == "skipped" for f in report.files)),
         "files_rejected": dg.MetadataValue.int(len(report.rejected)),
@@ -51,13 +60,14 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
         deps=deps,
         group_name="ingest",
         kinds={"duckdb"},
-        description=f"{active_contract().sources[source].description} Loaded exactly once per file, bad rows quarantined.",
+        description=f"{active_contract().sources[source].description} Loaded exactly once per file, bad rows "
+        "quarantined. Optional sources the company profile does not deliver stay empty.",
         check_specs=[
             dg.AssetCheckSpec(
                 "quality_gate",
                 asset=key,
                 blocking=True,
-                description=f"Great Expectations suite expectations/raw_{source}.json, known customers, and "
+                description=f"Great Expectations suite raw_{source}.json of the company (expectations/<profile>/), known customers, and "
                 "the share of quarantined rows in this run within the limit.",
             )
         ],
@@ -74,7 +84,9 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 f"{f.path}: {f.status}, {f.loaded} rows loaded, {f.quarantined} quarantined{note}"
             )
 
-        report = ingest_source(warehouse.path_obj, landing.root, source, SuiteRunner(), progress=log)
+        report = ingest_source(
+            warehouse.path_obj, landing.root, source, SuiteRunner(), progress=log, notify=context.log.info
+        )
         metadata = _report_metadata(report)
         if report.rejected:
             reasons = "\n".join(f"- {f.reason}" for f in report.rejected)
@@ -83,25 +95,33 @@ def build_raw_asset(source: str) -> dg.AssetsDefinition:
                 f"everything else was:\n{reasons}\nFix and re-deliver the file(s), then re-run.",
                 metadata=metadata,
             )
-        seen = report.rows_seen
-        share = report.quarantined_rows / seen if seen else 0.0
-        with warehouse.connect(read_only=True) as con:
+        contract_source = active_contract().sources[source]
+        with warehouse.connect() as con:
+            verdict = judge(con, contract_source, config.max_quarantine_share)
             total = con.execute(f"select count(*) from raw.{source}").fetchall()[0][0]
         metadata["dagster/row_count"] = dg.MetadataValue.int(int(total))
+        (context.log.info if verdict.passed else context.log.error)(f"quality gate: {verdict.summary()}")
         return dg.MaterializeResult(
             metadata=metadata,
             check_results=[
                 dg.AssetCheckResult(
                     check_name="quality_gate",
-                    passed=share <= config.max_quarantine_share,
+                    passed=verdict.passed,
                     severity=dg.AssetCheckSeverity.ERROR,
                     metadata={
-                        "quarantined_share": dg.MetadataValue.float(round(share, 6)),
+                        "judged_delivery": dg.MetadataValue.text(str(verdict.batch_date or "none")),
+                        "failing_deliveries": dg.MetadataValue.text(
+                            ", ".join(map(str, verdict.failing_batches)) or "none"
+                        ),
+                        "quarantined_share": dg.MetadataValue.float(round(verdict.share, 6)),
                         "max_quarantine_share": dg.MetadataValue.float(config.max_quarantine_share),
-                        "rows_checked": dg.MetadataValue.int(seen),
-                        "broken_rules": metadata["broken_rules"],
+                        "rows_in_judged_delivery": dg.MetadataValue.int(verdict.rows),
+                        "rows_held": dg.MetadataValue.int(verdict.open_quarantine),
+                        "accepted": dg.MetadataValue.text(verdict.accepted or "no"),
+                        "top_rules": dg.MetadataValue.md(verdict.rules_markdown()),
+                        "rows_checked_this_run": dg.MetadataValue.int(report.rows_seen),
                     },
-                    description="quarantined rows are in raw._quarantine with the rule each broke",
+                    description=verdict.summary()[:1000],
                 )
             ],
         )

@@ -1,16 +1,21 @@
 """Retention targets, campaign delivery, the ledger export for the simulator, and measured outcomes."""
 
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from churn_platform.defs.resources import ExportsResource, WarehouseResource
 from churn_platform.defs.retention.resources import DeliveryResource, RetentionPolicyResource
+from churn_platform.lib.delivery.channels import consent_column
+from churn_platform.lib.delivery.loop import ensure_ledger
 from churn_platform.lib.ml_pipeline import read_table, write_tables
-from churn_platform.lib.retention.pipeline import decide, deliver, export_ledger, measure
+from churn_platform.lib.retention.pipeline import _contact_state, decide, deliver, export_ledger, measure
 from churn_platform.lib.retention.targets import Ranking
+from churn_platform.profile import active_profile
 
 TARGETS = dg.AssetKey("retention_targets")
 
@@ -22,23 +27,43 @@ class TargetingConfig(dg.Config):
     ranking: str = "risk"
 
 
-def _violations(warehouse: Path, cooldown_days: int) -> pd.DataFrame:
-    """Treated decisions of the latest snapshot that break a contact rule (must be none)."""
-    return read_table(
+def _violations(warehouse: Path, cooldown_days: int, consent: Mapping[str, str]) -> pd.DataFrame:
+    """Treated decisions of the latest snapshot, not yet queued for delivery, that break a contact rule now
+    (must be none). Decisions already queued are checked again per message at send time
+    (``CampaignMessages``): a consent withdrawn since skips that message and does not block the others."""
+    decisions = read_table(
         warehouse,
-        f"""
-        with latest as (select max(snapshot_date) as s from retention.decisions),
-             earlier as (
-                select customer_id, max(sent_at)::date as last_sent from retention.send_ledger, latest
-                where status = 'sent' and snapshot_date < latest.s group by 1)
-        select d.customer_id, d.decision, c.marketing_consent, c.is_unsubscribed, e.last_sent, d.valuable
-        from retention.decisions d join latest on d.snapshot_date = latest.s
-        join dim_customers c using (customer_id)
-        left join earlier e using (customer_id)
-        where d.decision = 'treat' and (not c.marketing_consent or c.is_unsubscribed or not d.valuable
-              or e.last_sent > d.decided_on - interval {cooldown_days} day)
+        """
+        select d.customer_id, d.decision, d.channel, d.valuable, d.decided_on from retention.decisions d
+        where d.decision = 'treat' and d.snapshot_date = (select max(snapshot_date) from retention.decisions)
+          and not exists (select 1 from retention.send_ledger l
+                          where l.customer_id = d.customer_id and l.campaign_id = d.campaign_id)
         """,
     )
+    if decisions.empty:
+        return decisions
+    earlier = read_table(
+        warehouse,
+        """select customer_id, max(coalesce(sent_at, requested_at)) as last_sent from retention.send_ledger
+           where status in ('sent', 'sending', 'unknown')
+             and snapshot_date < (select max(snapshot_date) from retention.decisions) group by 1""",
+    )
+    frame = decisions.merge(_contact_state(warehouse), on="customer_id", how="left").merge(
+        earlier, on="customer_id", how="left"
+    )
+    allowed = pd.Series(
+        [
+            bool(row.get(consent_column(str(row["channel"]), consent)) is True)
+            for row in frame.to_dict("records")
+        ],
+        index=frame.index,
+    )
+    recent = pd.to_datetime(frame["last_sent"]) > pd.to_datetime(frame["decided_on"]) - pd.Timedelta(
+        days=cooldown_days
+    )
+    bad = ~allowed | frame["is_unsubscribed"].astype("boolean").fillna(True).astype(bool)
+    bad |= ~frame["valuable"].astype("boolean").fillna(False).astype(bool) | recent.fillna(False)
+    return frame[bad]
 
 
 @dg.asset(
@@ -53,8 +78,9 @@ def _violations(warehouse: Path, cooldown_days: int) -> pd.DataFrame:
             "contact_rules_hold",
             asset=TARGETS,
             blocking=True,
-            description="No treated customer lacks consent, is unsubscribed, is in control, is not valuable or was "
-            "contacted within the cooldown. Sending waits for this check.",
+            description="No newly treated customer lacks consent for their channel, is unsubscribed, is not "
+            "valuable or was contacted within the cooldown. Sending waits for this check; messages already queued "
+            "are checked again one by one just before they are sent.",
         )
     ],
 )
@@ -81,11 +107,15 @@ def retention_targets(
             "select * from fct_customer_features where snapshot_date = (select max(snapshot_date) from fct_customer_features)",
         )
         uplift = model.predict(features)
+    consent = active_profile().contact.consent
     decisions = decide(
-        warehouse.path_obj, policy, only_risers=config.only_tier_risers, ranking=ranking, uplift=uplift
-    )
+        warehouse.path_obj, policy, only_risers=config.only_tier_risers, ranking=ranking, uplift=uplift,
+        consent=consent,
+    )  # fmt: skip
     counts = decisions["decision"].value_counts() if len(decisions) else pd.Series(dtype=int)
-    bad = _violations(warehouse.path_obj, policy.cooldown_days) if len(decisions) else pd.DataFrame()
+    with duckdb.connect(str(warehouse.path_obj)) as con:
+        ensure_ledger(con)
+    bad = _violations(warehouse.path_obj, policy.cooldown_days, consent) if len(decisions) else pd.DataFrame()
     by_playbook = (
         decisions[decisions["decision"].isin(["treat", "control"])]
         .groupby(["playbook", "decision"]).size().unstack(fill_value=0)
@@ -117,22 +147,39 @@ def retention_targets(
 @dg.asset(
     deps=[TARGETS],
     group_name="retention",
-    kinds={"sendgrid"},
-    description="Delivers the treated decisions exactly once (send ledger keyed by customer, campaign, wave): "
-    "email through SendGrid or the local outbox, account-manager tasks to retention.tasks.",
+    kinds={"sendgrid", "twilio", "slack"},
+    description="Delivers the treated decisions exactly once through the channel registry (send ledger keyed by "
+    "customer, campaign, wave): email (SendGrid or the outbox), SMS (Twilio or the outbox), in-app (signed webhook "
+    "or the outbox), team tasks (retention.tasks, Slack or a webhook). Consent, unsubscribe, suppression, control "
+    "and cooldown are checked again per message; unknown outcomes are reconciled from the provider's record.",
 )
 def campaign_sends(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, delivery: DeliveryResource
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    delivery: DeliveryResource,
+    retention_policy: RetentionPolicyResource,
 ) -> dg.MaterializeResult:
-    report = deliver(warehouse.path_obj, delivery.sender(), task_webhook=delivery.task_webhook_url)
+    contact = delivery.contact()
+    report = deliver(
+        warehouse.path_obj, delivery.channels, retention_policy.load(), templates=delivery.templates(),
+        consent=contact.consent, default_time_zone=contact.default_time_zone,
+        default_language=contact.default_language,
+        events_dir=Path(delivery.events_dir) if delivery.events_dir else None,
+    )  # fmt: skip
     context.log.info(f"delivered via {delivery.channel_name}: {report}")
     return dg.MaterializeResult(
         metadata={
-            "channel": delivery.channel_name,
+            "channels": delivery.channel_name,
             "queued": dg.MetadataValue.int(report.queued),
             "sent": dg.MetadataValue.int(report.sent),
+            "sent_by_channel": dg.MetadataValue.json(dict(report.sent_by_channel)),
             "tasks": dg.MetadataValue.int(report.tasks),
             "failed": dg.MetadataValue.int(report.failed),
+            "failed_reasons": dg.MetadataValue.json(dict(report.failed_reasons)),
+            "skipped": dg.MetadataValue.json(dict(report.skipped)),
+            "deferred_quiet_hours": dg.MetadataValue.int(report.deferred),
+            "unknown_outcome": dg.MetadataValue.int(report.unknown),
+            "reconciled_as_sent": dg.MetadataValue.int(report.recovered),
             "still_pending": dg.MetadataValue.int(report.still_pending),
             "retries": dg.MetadataValue.int(report.retries),
         }

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from churn_platform.lib.delivery.core import Channel
+from churn_platform.lib.delivery.templates import MessageTemplates
 from churn_platform.lib.ml_pipeline import read_table
 from churn_platform.lib.retention.delivery import (
     DeliveryReport,
-    Sender,
     deliver_pending,
     ensure_ledger,
     queue_targets,
@@ -34,24 +37,34 @@ DECISION_COLUMNS = [
 
 
 def _latest_contacts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Last contact per customer; a message whose outcome is still unknown counts as a contact."""
     return con.execute(
-        "select customer_id, max(sent_at)::date as last_contacted_on from retention.send_ledger "
-        "where status = 'sent' group by 1"
+        "select customer_id, max(coalesce(sent_at, requested_at))::date as last_contacted_on "
+        "from retention.send_ledger where status in ('sent', 'sending', 'unknown') group by 1"
     ).df()
+
+
+CONSENT_COLUMNS = ("marketing_consent", "sms_consent", "push_consent")
+
+
+def _contact_state(warehouse: Path) -> pd.DataFrame:
+    """Unsubscribed and every consent column dim_customers has (older marts lack the newer ones)."""
+    have = set(read_table(warehouse, "select * from dim_customers limit 0").columns)
+    cols = ["customer_id", "is_unsubscribed", *[c for c in CONSENT_COLUMNS if c in have]]
+    return read_table(warehouse, f"select {', '.join(cols)} from dim_customers")
 
 
 def decide(
     warehouse: Path, policy: RetentionPolicy, only_risers: bool = True, ranking: Ranking = "risk",
-    uplift: pd.DataFrame | None = None,
+    uplift: pd.DataFrame | None = None, consent: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """Decide for the latest scoring; returns the decisions newly recorded."""
+    """Decide for the latest scoring; returns the decisions newly recorded. ``consent``: the profile's
+    channel -> consent column mapping (``contact.consent``)."""
     scores = read_table(warehouse, "select * from ml.churn_scores")
     if scores.empty:
         return pd.DataFrame(columns=DECISION_COLUMNS)
     values = read_table(warehouse, "select * from ml.customer_value")
-    customers = read_table(
-        warehouse, "select customer_id, marketing_consent, is_unsubscribed from dim_customers"
-    )
+    customers = _contact_state(warehouse)
     only = None
     if ranking == "uplift_value" and uplift is None:
         raise ValueError("ranking by uplift_value needs an uplift model: materialize uplift_model first")
@@ -66,7 +79,7 @@ def decide(
         contacts = _latest_contacts(con)
         decided_on = pd.Timestamp(scores["snapshot_date"].max()).date()
         targets = select_targets(
-            scores, values, customers, contacts, policy, decided_on, ranking, uplift, only
+            scores, values, customers, contacts, policy, decided_on, ranking, uplift, only, consent
         )
         new = targets[[c for c in DECISION_COLUMNS if c in targets.columns]]
         con.register("new_decisions", new)
@@ -95,28 +108,48 @@ def decide(
 
 
 def deliver(
-    warehouse: Path, sender: Sender, snapshot_date: dt.date | None = None, task_webhook: str | None = None
+    warehouse: Path,
+    channels: Callable[[duckdb.DuckDBPyConnection], Mapping[str, Channel]],
+    policy: RetentionPolicy,
+    snapshot_date: dt.date | None = None,
+    *,
+    templates: MessageTemplates | None = None,
+    consent: Mapping[str, str] | None = None,
+    default_time_zone: str = "UTC",
+    default_language: str | None = None,
+    events_dir: Path | None = None,
+    max_attempts: int = 5,
+    backoff_seconds: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> DeliveryReport:
-    """Queue the treated decisions of a snapshot (default: latest) and deliver everything pending."""
+    """Queue the treated decisions of a snapshot (default: latest) and deliver everything pending.
+
+    ``channels`` builds the channel -> provider map on the open warehouse connection (team tasks write to
+    it). Unknown outcomes of earlier runs are reconciled first; see :mod:`churn_platform.lib.delivery.loop`.
+    """
     con = duckdb.connect(str(warehouse))
     try:
         ensure_ledger(con)
-        if snapshot_date is None:
-            snapshot_date = con.execute("select max(snapshot_date) from retention.decisions").fetchall()[0][0]
-        decisions = con.execute(
-            "select * from retention.decisions where snapshot_date = ?", [snapshot_date]
-        ).df()
-        queued = queue_targets(con, decisions)
-        details = con.execute(
-            """select d.customer_id, c.company_name as name, a.email, c.account_manager, d.offer, d.timeline_days,
-                      d.reason_1, d.reason_2, d.reason_3
-               from retention.decisions d
-               join dim_customers c using (customer_id)
-               left join (select customer_id, arg_max(email, _batch_date) as email from raw.accounts group by 1) a
-                 using (customer_id)
-               where d.decision = 'treat'"""
-        ).df()
-        report = deliver_pending(con, sender, details, task_webhook=task_webhook)
+        queued = 0
+        has_decisions = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'retention' "
+            "and table_name = 'decisions'"
+        ).fetchall()[0][0]
+        if has_decisions:
+            if snapshot_date is None:
+                snapshot_date = con.execute("select max(snapshot_date) from retention.decisions").fetchall()[
+                    0
+                ][0]
+            decisions = con.execute(
+                "select * from retention.decisions where snapshot_date = ?", [snapshot_date]
+            ).df()
+            queued = queue_targets(con, decisions)
+        report = deliver_pending(
+            con, channels(con), policy, templates=templates, consent=consent,
+            default_time_zone=default_time_zone, default_language=default_language, events_dir=events_dir,
+            max_attempts=max_attempts, backoff_seconds=backoff_seconds, sleep=sleep, clock=clock,
+        )  # fmt: skip
         report.queued = queued
         return report
     finally:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Mapping
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from churn_platform.lib.delivery.channels import consent_column
 from churn_platform.lib.retention.policy import RetentionPolicy
 
 Ranking = Literal["risk", "uplift_value"]
@@ -23,6 +25,18 @@ Ranking = Literal["risk", "uplift_value"]
 def _stable_seed(*parts: object) -> int:
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
     return int(digest[:12], 16)
+
+
+def _has_consent(frame: pd.DataFrame, consent_of: Mapping[str, str]) -> pd.Series:
+    """Per row: the consent column of the row's channel is true (no playbook: marketing consent)."""
+    allowed = np.zeros(len(frame), dtype=bool)
+    pairs: list[tuple[str | None, str]] = [*consent_of.items(), (None, "marketing_consent")]
+    for channel, column in pairs:
+        rows = (frame["channel"].isna() if channel is None else frame["channel"] == channel).to_numpy()
+        if column in frame.columns:
+            given = frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            allowed[rows] = given[rows]
+    return pd.Series(allowed, index=frame.index)
 
 
 def select_targets(
@@ -35,21 +49,24 @@ def select_targets(
     ranking: Ranking = "risk",
     uplift: pd.DataFrame | None = None,
     only: set[str] | None = None,
+    consent: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """One decision row per actionable scored customer (optionally only those in ``only``).
 
     ``scores``: customer_id, snapshot_date, churn_probability, risk_tier, top_feature, model_version, policy_version.
-    ``values``: customer_id, customer_value, valuable. ``customers``: customer_id, marketing_consent,
-    is_unsubscribed. ``last_contacts``: customer_id, last_contacted_on. ``uplift`` (for ranking by expected net
+    ``values``: customer_id, customer_value, valuable. ``customers``: customer_id, is_unsubscribed and the
+    consent column of each channel (``marketing_consent``, ``sms_consent``, ``push_consent``; a missing column
+    or an empty value is no consent); ``consent`` is the profile's channel -> column mapping (``contact.consent``).
+    A customer without consent for their playbook's channel is ``no_consent``. ``last_contacts``: customer_id, last_contacted_on. ``uplift`` (for ranking by expected net
     value): customer_id plus one ``uplift_<intervention>`` column per intervention.
     """
     frame = scores[scores["risk_tier"].isin(policy.actionable_tiers)].copy()
     if only is not None:
         frame = frame[frame["customer_id"].isin(only)]
     frame = frame.merge(values[["customer_id", "customer_value", "valuable"]], on="customer_id", how="left")
-    frame = frame.merge(
-        customers[["customer_id", "marketing_consent", "is_unsubscribed"]], on="customer_id", how="left"
-    )
+    consent_of = {name: consent_column(name, consent) for name in policy.channels}
+    wanted = sorted({"marketing_consent", *consent_of.values()} & set(customers.columns))
+    frame = frame.merge(customers[["customer_id", "is_unsubscribed", *wanted]], on="customer_id", how="left")
     frame = frame.merge(last_contacts[["customer_id", "last_contacted_on"]], on="customer_id", how="left")
     frame["factor"] = [policy.factor_of(f) for f in frame["top_feature"]]
     books = [policy.playbook_for(t, f) for t, f in zip(frame["risk_tier"], frame["factor"], strict=True)]
@@ -59,7 +76,7 @@ def select_targets(
     frame["template"] = [b.template if b else None for b in books]
     frame["timeline_days"] = [b.timeline_days if b else None for b in books]
     frame["offer_cost"] = [policy.interventions[b.intervention].cost if b else 0.0 for b in books]
-    frame["offer"] = [policy.interventions[b.intervention].offer if b else None for b in books]
+    frame["offer"] = [policy.interventions[b.intervention].offer_in() if b else None for b in books]
     value = frame["customer_value"].fillna(0.0)
     if ranking == "uplift_value" and uplift is not None:
         merged = frame[["customer_id", "intervention"]].merge(uplift, on="customer_id", how="left")
@@ -84,7 +101,7 @@ def select_targets(
     rules = [
         ("not_valuable", ~frame["valuable"].fillna(False).astype(bool)),
         ("unsubscribed", frame["is_unsubscribed"].fillna(True).astype(bool)),
-        ("no_consent", ~frame["marketing_consent"].fillna(False).astype(bool)),
+        ("no_consent", ~_has_consent(frame, consent_of)),
         ("cooldown", contacted.notna() & (contacted > cooldown_start)),
         ("no_playbook", frame["playbook"].isna()),
     ]
