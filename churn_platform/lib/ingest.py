@@ -464,11 +464,16 @@ def ingest_file(
             [lf.source, rel, digest, lf.batch_date, str(exc), now],
         )
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
-    # --- erasure (issue 14): rows of erased customers are dropped here, before validation or quarantine ---
-    erased = drop_erased_rows(con, "incoming")
-    # ---
     try:
-        report = _load_checked(con, lf, source, dialect, runner, delivered, rel, digest, now)
+        try:
+            # --- erasure (issue 14): rows of erased customers are dropped here, before validation or quarantine
+            erased = drop_erased_rows(con, "incoming")
+            # ---
+            report = _load_checked(con, lf, source, dialect, runner, delivered, rel, digest, now)
+        except duckdb.InvalidInputException as exc:
+            # a row DuckDB cannot parse, met by the first scan of the file (the duplicate-key or erasure scan):
+            # rejected like any malformed file, without the raw line DuckDB quotes
+            raise FileRejectedError(f"{lf.path}: {_read_problem(lf)}: {_duckdb_error(exc)}") from exc
         report.erased = erased
         return report
     except FileRejectedError as exc:

@@ -68,10 +68,29 @@ def client(registry: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> Iter
     folder = root / "published" / "dashboard"
     folder.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(WORKLIST).to_parquet(folder / "worklist.parquet")
+    # the cut-offs the latest scoring recorded (ml.tier_cutoffs, published with the dashboard snapshot)
+    pd.DataFrame(
+        {
+            "snapshot_date": pd.Timestamp("2025-08-01"),
+            "scored_at": pd.Timestamp("2025-08-01 10:00"),
+            "tier": ["critical", "high", "medium", "low"],
+            "cutoff": [0.3, 0.15, 0.08, 0.0],
+        }
+    ).to_parquet(folder / "tier_cutoffs.parquet")
     (folder / "manifest.json").write_text(json.dumps({"published_at": "2025-08-01T10:05:00+00:00"}))
     set_alias("churn_model", str(dict(registry["versions"])["logistic_regression"]))  # type: ignore[call-overload]
     with TestClient(create_app()) as test_client:
         yield test_client
+
+
+def _features(
+    client: TestClient, key: str, registry: dict[str, object], **overrides: object
+) -> dict[str, object]:
+    """The registry's example row in the champion's signature (GET /v1/model), with some values changed."""
+    model = client.get("/v1/model", headers={"X-API-Key": key}).json()
+    columns = model["numeric_features"] + model["categorical_features"]
+    row = {**dict(registry["features"]), **overrides}  # type: ignore[call-overload]
+    return {c: row[c] for c in columns}
 
 
 def _keys(tmp: Path) -> dict[str, str]:
@@ -130,7 +149,7 @@ def test_score_fresh_features_with_the_champion(
     client: TestClient, registry: dict[str, object], tmp_path: Path
 ) -> None:
     keys = _keys(tmp_path)
-    features = dict(registry["features"])  # type: ignore[call-overload]
+    features = _features(client, keys["scorer"], registry)
     answer = client.post(
         "/v1/score", json={"customer_id": "X1", "features": features}, headers={"X-API-Key": keys["scorer"]}
     )
@@ -139,24 +158,22 @@ def test_score_fresh_features_with_the_champion(
     assert 0 < body["churn_probability"] < 1
     assert body["risk_tier"] in {"critical", "high", "medium", "low"}
     assert body["model_version"] == str(dict(registry["versions"])["logistic_regression"])  # type: ignore[call-overload]
-    assert "policy" in body["tier_cutoffs"]
+    assert body["tier_cutoffs"] == "cut-offs recorded by the scoring of 2025-08-01"
     # the same probability as the champion gives in batch
     from ml.tracking import load_churn_model
 
     batch = load_churn_model("models:/churn_model@champion").predict_proba(pd.DataFrame([features]))[0]
     assert body["churn_probability"] == pytest.approx(batch, abs=1e-6)
-    risky = {
-        **features,
-        "usage_decline_pct": 90.0,
-        "unresolved_tickets": 4,
-        "oldest_unresolved_ticket_days": 30,
-        "logins_30d": 0,
-    }
-    reasons = client.post(
-        "/v1/score", json={"features": risky}, headers={"X-API-Key": keys["scorer"]}
-    ).json()["reasons"]
+    risky = _features(
+        client, keys["scorer"], registry, unresolved_tickets=6, oldest_unresolved_ticket_days=40, plan="basic",
+        tenure_days=15, events_change_pct=-90.0, login_30d=0,
+    )  # fmt: skip
+    answer = client.post("/v1/score", json={"features": risky}, headers={"X-API-Key": keys["scorer"]})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["risk_tier"] != "low", answer.json()
+    reasons = answer.json()["reasons"]
     assert reasons
-    assert any("usage down 90%" in r or "unresolved ticket" in r for r in reasons), reasons
+    assert any("ticket" in r or "down 90%" in r or "login" in r for r in reasons), reasons
     wrong = client.post(
         "/v1/score", json={"features": {**features, "logins": 2}}, headers={"X-API-Key": keys["scorer"]}
     )
@@ -192,7 +209,9 @@ def test_the_champion_is_reloaded_when_its_alias_moves(
         time.sleep(0.1)
     assert client.get("/v1/health").json()["champion_version"] == versions["catboost"]
     body = client.post(
-        "/v1/score", json={"features": dict(registry["features"])}, headers={"X-API-Key": keys["both"]}
+        "/v1/score",
+        json={"features": _features(client, keys["both"], registry)},
+        headers={"X-API-Key": keys["both"]},
     ).json()  # type: ignore[call-overload]
     assert body["model_version"] == versions["catboost"]
 
