@@ -112,14 +112,16 @@ def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(
             assert max(counts.values()) == 1
             assert fake.rejected_requests + fake.failed_records > 0
     warehouse = root / "warehouse.duckdb"
-    # a treated customer (in the send ledger and the outbox) whose name no other customer has
+    # the riskiest treated customer (in the send ledger, the outbox and the scoring run's metadata in Dagster)
+    # whose name no other customer has
     cid, name, email = _one(
         warehouse,
         """select a.customer_id, any_value(a.name), any_value(a.email) from raw.accounts a
            join retention.send_ledger l using (customer_id)
+           join ml.churn_scores s using (customer_id)
            where l.status = 'sent' and l.channel = 'email'
              and a.name in (select name from raw.accounts group by name having count(distinct customer_id) = 1)
-           group by 1 order by 1 limit 1""",
+           group by 1 order by max(s.churn_probability) desc, 1 limit 1""",
     )[0]
     needles = [str(cid), str(email), str(name)]
     original = {
@@ -161,12 +163,19 @@ def test_erase_leaves_no_byte_of_the_customer_and_drops_a_redelivery(
 
     # the company re-delivers the customer's rows: ingestion drops them, nothing of them is stored
     for source, frame in redelivery.items():
-        folder = root / "landing" / source / "2099-01-01"
+        latest = max(d.name for d in (root / "landing" / source).iterdir() if d.is_dir())
+        again = (pd.Timestamp(latest) + pd.Timedelta(days=1)).strftime(
+            "%Y-%m-%d"
+        )  # a later, not future, batch
+        folder = root / "landing" / source / again
         folder.mkdir(parents=True)
-        frame.to_csv(folder / f"{source}_2099-01-01_part0000.csv", index=False)
+        frame.to_csv(folder / f"{source}_{again}_part0000.csv", index=False)
     from churn_platform.lib.ingest import ingest_source
 
     reports = {s: ingest_source(warehouse, root / "landing", s) for s in ("accounts", "usage_events")}
+    assert all(not r.rejected for r in reports.values()), [
+        f.reason for r in reports.values() for f in r.rejected
+    ]
     dropped = {s: sum(f.erased for f in r.files) for s, r in reports.items()}
     assert dropped == {s: len(f) for s, f in redelivery.items()}
     assert dropped["accounts"] > 0
