@@ -47,9 +47,16 @@ def _prepare(data_dir: Path, customers: int) -> None:
 
 
 def _feature_rows(data_dir: Path, columns: list[str], n: int = 2000) -> list[dict[str, object]]:
-    features = pd.read_parquet(data_dir / "published" / "fct_customer_features.parquet")
-    latest = features[features["snapshot_date"] == features["snapshot_date"].max()]
-    sample = latest.sample(min(n, len(latest)), random_state=0)[columns]
+    """Rows of the latest scoring set (the warehouse, read-only: run this when no pipeline writes)."""
+    import duckdb
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        sample = con.execute(f"select * from ml_scoring_set using sample {n} rows (reservoir, 0)").df()[
+            columns
+        ]
+    finally:
+        con.close()
     rows = []
     for record in sample.to_dict("records"):
         rows.append({k: (None if isinstance(v, float) and np.isnan(v) else v.item() if hasattr(v, "item") else v)
