@@ -241,8 +241,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        import gc
+
         champion.load()
         risk.refresh(time.monotonic())
+        # the models and the published answers live as long as the process: out of the collector's way, so
+        # collections during requests stay short (they set the tail latency)
+        gc.collect()
+        gc.freeze()
         if watch:
             champion.watch(settings.api_reload_seconds, stop)
         yield
