@@ -418,13 +418,20 @@ def _rewrite_bytes(path: Path, data: bytes) -> None:
 
 
 def _scrub_files(
-    roots: list[Path], skip: set[Path], ids: Identifiers, features: pd.DataFrame, report: ErasureReport
+    roots: list[Path],
+    skip: set[Path],
+    ids: Identifiers,
+    features: pd.DataFrame,
+    report: ErasureReport,
+    messages: tuple[Path, ...] = (),
 ) -> None:
-    outbox_marker = f"_{ids.customer_id}_"
+    """``messages``: folders of messages named by their ledger key (the outbox): the customer's are deleted."""
+    boxes = [m.resolve() for m in messages]
     for path in _walk(roots, skip):
         name = path.name
-        if path.suffix == ".eml" and (outbox_marker in name or ids.customer_id in name):
-            path.unlink()  # a message to the customer (named by its ledger key)
+        in_box = any(b == path.resolve().parent or b in path.resolve().parents for b in boxes)
+        if _pattern(ids.customer_id).search(name) and (in_box or path.suffix == ".eml"):
+            path.unlink()  # a message to the customer (email, SMS, in-app), named by its ledger key
             report.files_deleted.append(str(path))
             continue
         try:
@@ -664,7 +671,7 @@ def erase_customer(
         settings.audit_db.resolve(),
         settings.landing.resolve(),
     }
-    _scrub_files(roots, skip, ids, features, report)
+    _scrub_files(roots, skip, ids, features, report, messages=(settings.outbox,))
     left = remaining(roots, ids)
     audit.record(
         settings.audit_db,
