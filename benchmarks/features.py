@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing as mp
 import os
-import resource
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +26,7 @@ DBT_PROJECT = REPO / "dbt_project"
 FLOOR_SQL = Path(__file__).resolve().parent / "features_floor.sql"
 sys.path.insert(0, str(REPO))  # this checkout's code, also in the spawned step processes
 
-
-def _peak_mib() -> float:
-    """Peak resident memory of this process and any children it waited for (Linux reports KiB)."""
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+from steps import run_step  # noqa: E402  (this folder, beside the script)
 
 
 def _simulate(customers: int, months: int, root: str) -> dict[str, Any]:
@@ -107,31 +98,6 @@ def _compare(root: str) -> dict[str, Any]:
     assert counted is not None
     assert differing is not None
     return {"rows": counted[0], "diff": differing[0]}
-
-
-def _child(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: mp.Queue) -> None:
-    os.environ.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", DAGSTER_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1")
-    started = time.perf_counter()
-    try:
-        out = fn(*args)
-    except BaseException as exc:  # report any failure to the parent instead of hanging it
-        queue.put({"error": f"{type(exc).__name__}: {exc}"})
-        return
-    out.update(seconds=time.perf_counter() - started, peak_mib=_peak_mib())
-    queue.put(out)
-
-
-def run_step(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    """Run one step in a fresh process: its time and peak memory are its own."""
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(fn, args, queue))
-    proc.start()
-    result: dict[str, Any] = queue.get()
-    proc.join()
-    if "error" in result:
-        raise RuntimeError(f"{fn.__name__} failed: {result['error']}")
-    return result
 
 
 def main() -> None:

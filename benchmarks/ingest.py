@@ -17,25 +17,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing as mp
-import os
-import resource
 import shutil
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-
-def _peak_mib() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(own, children) / 1024
+from steps import run_step  # noqa: E402  (this folder, beside the script)
 
 
 def _simulate(customers: int, months: int, root: str) -> dict[str, Any]:
@@ -92,30 +83,6 @@ def _platform(root: str) -> dict[str, Any]:
         "quarantined": sum(r.quarantined_rows for r in reports.values()),
         "rejected": sum(len(r.rejected) for r in reports.values()),
     }
-
-
-def _child(fn: Callable[..., dict[str, Any]], args: tuple[Any, ...], queue: mp.Queue) -> None:
-    os.environ.update(DAGSTER_DISABLE_TELEMETRY="1", DO_NOT_TRACK="1", GX_ANALYTICS_ENABLED="false")
-    started = time.perf_counter()
-    try:
-        out = fn(*args)
-    except BaseException as exc:
-        queue.put({"error": f"{type(exc).__name__}: {exc}"})
-        return
-    out.update(seconds=time.perf_counter() - started, peak_mib=_peak_mib())
-    queue.put(out)
-
-
-def run_step(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
-    ctx = mp.get_context("spawn")
-    queue: mp.Queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(fn, args, queue))
-    proc.start()
-    result: dict[str, Any] = queue.get()
-    proc.join()
-    if "error" in result:
-        raise RuntimeError(f"{fn.__name__} failed: {result['error']}")
-    return result
 
 
 def main() -> None:

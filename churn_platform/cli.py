@@ -636,6 +636,7 @@ def demo(
         str, typer.Option(help="Behaviour shift in the month the demo advances: outage, price_rise or none.")
     ] = "outage",
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Stop after materializing.")] = False,
+    profile: ProfileOption = None,
 ) -> None:
     """The whole platform on its embedded defaults, two periods of the closed loop, then every view.
 
@@ -661,6 +662,10 @@ def demo(
     ):
         if value:
             os.environ[name] = str(value)
+    if profile:
+        os.environ["CHURN_COMPANY_PROFILE"] = profile  # every step and view of the demo runs on this company
+    company = _contract(None).profile
+    console.print(f"company profile: [bold]{company.name}[/] ({company.version})")
     if not os.environ.get("CHURN_ALERT_EMAILS") and not os.environ.get("CHURN_ALERT_WEBHOOK_URL"):
         # the demo's owning team reads its alerts in the outbox, beside the campaigns
         os.environ["CHURN_ALERT_EMAILS"] = DEMO_ALERT_EMAIL
@@ -673,6 +678,12 @@ def demo(
     )
     summary_file = settings.ground_truth / "summary.json"
     if summary_file.exists():
+        simulated = json.loads(summary_file.read_text()).get("profile", "saas")
+        if simulated != company.name:
+            raise _fail(
+                f"{settings.data_dir} holds the {simulated!r} company, not {company.name!r}: delete it, or point "
+                "CHURN_DATA_DIR at another folder for this company"
+            )
         console.print(f"demo company already simulated in {settings.data_dir} (delete it to start over)")
     else:
         _demo_simulation(settings, advance_months=None)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
 DEFAULT_PROFILE = "saas"
@@ -77,6 +77,11 @@ def _iso_countries() -> tuple[str, ...]:
     return tuple(sorted(c.alpha_2 for c in pycountry.countries))
 
 
+def repeated(values: list[str]) -> list[str]:
+    """The values that occur more than once, sorted (for "x repeats" validation messages)."""
+    return sorted({v for v in values if values.count(v) > 1})
+
+
 class ProfileError(ValueError):
     """A profile that cannot be used; the message names the file and the key."""
 
@@ -105,7 +110,7 @@ class Vocabulary(_Strict):
         if not values:
             raise ValueError("values may not be empty (leave it out, or null, to allow any value)")
         folded = [v.strip().casefold() for v in values]
-        dupes = sorted({v for v in folded if folded.count(v) > 1})
+        dupes = repeated(folded)
         if dupes:
             raise ValueError(f"values repeat (ignoring case and spaces): {', '.join(dupes)}")
         if any(v != v.strip() or not v for v in values):
@@ -406,12 +411,10 @@ class DatabaseConnector(_Strict):
 
     @model_validator(mode="after")
     def _one_table_per_source(self) -> DatabaseConnector:
-        sources = [t.source for t in self.tables]
-        dupes = sorted({s for s in sources if sources.count(s) > 1})
+        dupes = repeated([t.source for t in self.tables])
         if dupes:
             raise ValueError(f"more than one table lands as {', '.join(dupes)}: one table per source")
-        tables = [t.table for t in self.tables]
-        dupes = sorted({t for t in tables if tables.count(t) > 1})
+        dupes = repeated([t.table for t in self.tables])
         if dupes:
             raise ValueError(f"table(s) listed twice: {', '.join(dupes)}")
         return self
@@ -458,6 +461,14 @@ class Contact(_Strict):
         return zone
 
 
+class PolicyFiles(_Strict):
+    """The company's own policy files (paths relative to the profile file); default the shipped ones.
+    ``CHURN_POLICY_PATH`` and ``CHURN_RETENTION_POLICY_PATH`` still override them."""
+
+    churn: str | None = None
+    retention: str | None = None
+
+
 class CompanyProfile(_Strict):
     """What one company's data looks like; see the README's "Bring your own company" section."""
 
@@ -477,6 +488,10 @@ class CompanyProfile(_Strict):
     )
 
     contact: Contact = Contact()
+    policies: PolicyFiles = Field(
+        default_factory=PolicyFiles,
+        description="The company's churn and retention policies (its economics: costs, value, tiers).",
+    )
     connectors: Connectors = Connectors()
     simulation: dict[str, Any] | None = Field(
         default=None,
@@ -552,16 +567,13 @@ class CompanyProfile(_Strict):
 
     @model_validator(mode="after")
     def _distinct_names(self) -> CompanyProfile:
-        names = [e.name for e in self.event_types]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        dupes = repeated([e.name for e in self.event_types])
         if dupes:
             raise ValueError(f"event_types repeat: {', '.join(dupes)}")
-        attrs = [a.name for a in self.attributes]
-        dupes = sorted({n for n in attrs if attrs.count(n) > 1})
+        dupes = repeated([a.name for a in self.attributes])
         if dupes:
             raise ValueError(f"attributes repeat: {', '.join(dupes)}")
-        feats = [a.feature_name for a in self.attributes]
-        clash = sorted({f for f in feats if feats.count(f) > 1})
+        clash = repeated([a.feature_name for a in self.attributes])
         if clash:
             raise ValueError(f"attribute features repeat: {', '.join(clash)}")
         return self
@@ -659,22 +671,12 @@ def load_profile(ref: str | os.PathLike[str] | None = None) -> CompanyProfile:
 
 @functools.lru_cache(maxsize=16)
 def _load_cached(path_str: str, _mtime: float) -> CompanyProfile:
+    from ml.policy import load_yaml_model
+
     path = Path(path_str)
     if not path.exists():
         raise ProfileError(f"company profile {path} does not exist (set {PROFILE_ENV} to a file or a name)")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ProfileError(f"{path}: expected a mapping at the top level")
-    try:
-        return CompanyProfile.model_validate(doc)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
-        )
-        raise ProfileError(f"{path}: {problems}") from exc
+    return load_yaml_model(path, CompanyProfile, ProfileError)
 
 
 def active_profile() -> CompanyProfile:

@@ -43,6 +43,17 @@ class SettingsError(ValueError):
     """Settings that cannot be used; the message is one line naming the variable and what is wrong."""
 
 
+def company_policy(kind: str) -> Path:
+    """The policy file of a kind (``churn`` or ``retention``) the active company profile names (relative to
+    the profile file), else the shipped default: a company's economics (costs, value) are its own."""
+    from churn_platform.profile import active_profile, resolve_profile_path
+
+    named = getattr(active_profile().policies, kind)
+    if named:
+        return (resolve_profile_path(None).parent / named).resolve()
+    return PROJECT_ROOT / "churn_platform" / "policies" / f"{kind}_policy.yaml"
+
+
 class Settings(BaseSettings):
     """Where the platform keeps its state and how it reaches the outside world."""
 
@@ -72,13 +83,15 @@ class Settings(BaseSettings):
         description="Great Expectations suites of the company; default expectations/<profile name>/.",
     )
     policy_path: Path = Field(
-        default=PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml",
-        description="Versioned churn policy: tiers, value, promotion, retention playbooks.",
+        default_factory=lambda: company_policy("churn"),
+        description="Versioned churn policy: tiers, value, promotion, monitoring; default the company "
+        "profile's (policies.churn), else churn_platform/policies/churn_policy.yaml.",
     )
     model_name: str = Field(default="churn_model", description="Registered model name in MLflow.")
     retention_policy_path: Path = Field(
-        default=PROJECT_ROOT / "churn_platform" / "policies" / "retention_policy.yaml",
-        description="Versioned retention policy: playbooks, control share, cooldown, capacity, costs.",
+        default_factory=lambda: company_policy("retention"),
+        description="Versioned retention policy: playbooks, control share, cooldown, capacity, costs; default "
+        "the company profile's (policies.retention), else churn_platform/policies/retention_policy.yaml.",
     )
     sender_email: str = "success@churn-platform.local"
     sender_name: str = Field(default="Customer Success", description="Who messages are from ({{ company }}).")

@@ -8,7 +8,8 @@ Usage reasons speak the company's language: they are built from its event types 
 the pipeline fills from the company profile), so a social app reads "no posts for 45 days" and "watch time
 down 60% in the last 30 days" where a SaaS company reads "no logins for 45 days". ``ml/`` takes the words as
 a parameter and never reads the profile itself. Every template reads naturally at the extremes: nothing in
-30 days is "no posts in the last 30 days" (never "down 100%" or "only 0"), never seen is "no posts yet".
+30 days is "no posts in the last 30 days" (never "down 100%" or "only 0"); a recency with no value (none within
+the recency window, 60 days) is "no posts in the last 60 days".
 Features that say the same thing (the count, its change, the count the month before) share a topic, and a
 customer gets at most one reason per topic.
 """
@@ -235,6 +236,9 @@ def _change_reason(column: str, what: str, nothing: str) -> Render:
     return render
 
 
+RECENCY_WINDOW_DAYS = 60  # dbt var recency_window_days: how far back days_since_last_* look
+
+
 def _recency_reason(column: str, words: str, nothing_yet: str) -> Render:
     def render(row: pd.Series) -> str | None:
         days = _num(row, column)
@@ -273,7 +277,10 @@ def _event_templates(e: EventWords) -> dict[str, Template]:
         ),
         f"{t}_change_pct": Template(f"{t}:count", _change_reason(f"{t}_change_pct", e.many, f"no {e.many}")),
         f"days_since_last_{t}": Template(
-            f"{t}:recency", _recency_reason(f"days_since_last_{t}", e.many, f"no {e.many} yet")
+            f"{t}:recency",
+            _recency_reason(
+                f"days_since_last_{t}", e.many, f"no {e.many} in the last {RECENCY_WINDOW_DAYS} days"
+            ),
         ),
         f"{t}_per_active_day": Template(f"{t}:rate", _rate_reason(f"{t}_per_active_day", e, measured=False)),
     }
@@ -324,7 +331,10 @@ def _total_templates() -> dict[str, Template]:
         ),
         "active_days_30d": Template("events:active_days", active_days),
         "days_since_last_event": Template(
-            "events:recency", _recency_reason("days_since_last_event", "activity", "no activity yet")
+            "events:recency",
+            _recency_reason(
+                "days_since_last_event", "activity", f"no activity in the last {RECENCY_WINDOW_DAYS} days"
+            ),
         ),
         "events_30d_tenure_scaled": Template("events:count", paced),
     }

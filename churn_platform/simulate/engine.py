@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 from churn_platform.contract import INTERVENTIONS
 from churn_platform.profile import INVOICE_STATUSES
 from churn_platform.simulate.config import CHUNK_SIZE, SimulationConfig
+from churn_platform.simulate.contact import COUNTRY_CONTACT
 from churn_platform.simulate.drift import Drift
 from churn_platform.simulate.parameters import SimulatedCompany, load_simulated_company
 from churn_platform.simulate.writers import BatchWriter, make_ids, to_table
@@ -1220,6 +1221,10 @@ class Simulator:
             "onboarding_completed_at": _date_array_nullable(np.maximum(onboard, 0), ob_visible),
             "updated_at": _ts_array(upd * DAY_US + 20 * HOUR_US),
         }
+        if p.contact is not None:
+            columns.update(
+                self._contact_columns(idx, company.countries, a["country"][idx], a["consent"][idx])
+            )
         for attr in company.profile.attributes:
             values = a[_attr_key(attr.name)][idx]
             if attr.type == "date":
@@ -1229,6 +1234,33 @@ class Simulator:
             else:
                 columns[attr.name] = pa.array(values)
         writer.write("accounts", to_table(self.sources["accounts"], columns))
+
+    def _contact_columns(
+        self, idx: np.ndarray, countries: tuple[str, ...], country: np.ndarray, consent: np.ndarray
+    ) -> dict[str, pa.Array]:
+        """Phone (E.164), SMS and push consent, language and time zone: a pure function of the customer."""
+        contact = self.params.contact
+        assert contact is not None
+        rng = _rng(self.state.seed, 0, 98)
+        n = self.state.n
+        has_phone = rng.random(n)[idx] < contact.phone_share
+        sms = rng.random(n)[idx] < contact.sms_consent_share
+        push = rng.random(n)[idx] < contact.push_consent_share
+        digits = rng.integers(2_000_000_000, 9_999_999_999, size=n)[idx]  # ten national digits
+        info = [COUNTRY_CONTACT.get(countries[c]) for c in country]
+        phone = [
+            f"+{i[0]}{d}" if i is not None and ok else None
+            for i, d, ok in zip(info, digits, has_phone, strict=True)
+        ]
+        out: dict[str, pa.Array] = {
+            "phone": pa.array(phone, type=pa.string()),
+            "sms_consent": pa.array(has_phone & sms & consent),
+            "push_consent": pa.array(push),
+        }
+        if contact.language_and_time_zone:
+            out["language"] = pa.array([i[1] if i else None for i in info], type=pa.string())
+            out["time_zone"] = pa.array([i[2] if i else None for i in info], type=pa.string())
+        return out
 
     def _write_truth(
         self,

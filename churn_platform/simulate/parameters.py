@@ -146,6 +146,19 @@ class Unsubscribe(_Strict):
     if_declining: float = Field(default=0.01, ge=0, le=1)
 
 
+class Contact(_Strict):
+    """Who can be reached on which channel (phones, consents), with language and time zone from the country."""
+
+    phone_share: float = Field(default=0.0, ge=0, le=1, description="Accounts with a mobile number.")
+    sms_consent_share: float = Field(
+        default=0.0, ge=0, le=1, description="Of those with a phone, consenting."
+    )
+    push_consent_share: float = Field(default=0.0, ge=0, le=1)
+    language_and_time_zone: bool = Field(
+        default=True, description="Write language and time zone from the country."
+    )
+
+
 class Reactivation(_Strict):
     """A share of churned customers come back with a new subscription period (``reactivation``)."""
 
@@ -467,6 +480,9 @@ class SimulationParameters(_Strict):
     reactivation: Reactivation | None = None
     signups: Signups
     consent_share: float = Field(default=0.72, ge=0, le=1)
+    contact: Contact | None = Field(
+        default=None, description="Phones, SMS and push consent, language, time zone."
+    )
     unsubscribe: Unsubscribe = Unsubscribe()
     account_managers: AccountManagers | None = None
     onboarding: Onboarding | None = None

@@ -65,7 +65,7 @@ U1_APRIL = {
     "follow_30d": 0,
     "follow_prev_30d": 0,
     "follow_change_pct": None,
-    "days_since_last_follow": 76,
+    "days_since_last_follow": None,  # 76 days ago: outside the 60-day recency window
     "follow_per_active_day": 0.0,
     "video_view_30d": 2,
     "video_view_seconds_30d": 300.0,

@@ -43,7 +43,7 @@ def test_a_social_app_reads_its_own_events() -> None:
         say("post_30d", SOCIAL, post_30d=4, post_prev_30d=14) == "4 posts in the last 30 days, down from 14"
     )
     assert say("days_since_last_post", SOCIAL, days_since_last_post=45) == "no posts for 45 days"
-    assert say("days_since_last_post", SOCIAL, days_since_last_post=None) == "no posts yet"
+    assert say("days_since_last_post", SOCIAL, days_since_last_post=None) == "no posts in the last 60 days"
     assert say("days_since_last_reply", SOCIAL, days_since_last_reply=1) == "no replies for 1 day"
     assert say("reply_per_active_day", SOCIAL, reply_per_active_day=1.0) == (
         "1 reply a day on active days in the last 30 days"
@@ -57,7 +57,9 @@ def test_a_social_app_reads_its_own_events() -> None:
     assert say("tip_value_30d", SOCIAL, tip_value_30d=0.0) == "no tips sent in the last 30 days"
     assert say("events_change_pct", SOCIAL, events_change_pct=-100.0) == "no activity in the last 30 days"
     assert say("active_days_30d", SOCIAL, active_days_30d=0) == "no activity in the last 30 days"
-    assert say("days_since_last_event", SOCIAL, days_since_last_event=None) == "no activity yet"
+    assert (
+        say("days_since_last_event", SOCIAL, days_since_last_event=None) == "no activity in the last 60 days"
+    )
     assert say("age", SOCIAL, age=19.4) == "age 19"
     assert say("platform", SOCIAL, platform="android") == "platform is android"
     assert say("notifications_enabled", SOCIAL, notifications_enabled=False) == "notifications enabled: no"

@@ -518,3 +518,22 @@ def test_churned_accounts_come_back_and_managers_are_assigned_later(company: Sim
     last = ordered.drop_duplicates("customer_id", keep="last").set_index("customer_id")
     later = first["account_manager"].isna() & last["account_manager"].notna()
     assert later.sum() > 10, "some accounts get a manager after signup (the account is re-delivered)"
+
+
+def test_accounts_can_be_reached_beyond_email(company: SimulationSummary) -> None:
+    """Phones in E.164 for the country, SMS consent only with a phone and marketing consent, language and
+    time zone from the country: the demo can send text messages and respect quiet hours."""
+    import re
+
+    frames = [pq.read_table(f.path).to_pandas() for f in discover(company.landing) if f.source == "accounts"]
+    accounts = pd.concat(frames).drop_duplicates("customer_id", keep="last")
+    phones = accounts["phone"].dropna()
+    assert 0.6 < len(phones) / len(accounts) < 0.8
+    assert phones.map(lambda p: re.fullmatch(r"\+[1-9]\d{7,14}", p) is not None).all()
+    us = accounts[(accounts["country"] == "US") & accounts["phone"].notna()]
+    assert us["phone"].str.startswith("+1").all()
+    assert not (accounts["sms_consent"] & accounts["phone"].isna()).any()
+    assert not (accounts["sms_consent"] & ~accounts["marketing_consent"]).any()
+    assert accounts["sms_consent"].mean() > 0.2
+    assert set(accounts.loc[accounts["country"] == "ES", "language"]) == {"es"}
+    assert set(accounts.loc[accounts["country"] == "DE", "time_zone"]) == {"Europe/Berlin"}

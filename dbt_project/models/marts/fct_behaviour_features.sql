@@ -4,8 +4,10 @@
 -- Windows: the last 30 days are [S - 30, S), the 30 before them [S - 60, S - 30).
 --
 -- Nulls: counts and sums are 0 without events; *_change_pct is null when the 30 days before had none (or
--- their measure summed to 0); days_since_last_* is null when the customer never had such an event before S
--- (not capped: a customer silent for a year reads 365); *_per_active_day is null without an active day in
+-- their measure summed to 0); days_since_last_* counts days since the last such event within the recency
+-- window (var recency_window_days, 60) and is null without one, so it means the same at every snapshot
+-- however long the history behind it (an unbounded recency grows with the data's age and reads as drift);
+-- *_per_active_day is null without an active day in
 -- the last 30; events_30d_tenure_scaled scales a customer younger than 30 days up to 30 days of tenure.
 {%- set event_types = var('event_types') %}
 {%- set features = behaviour_feature_specs() %}
@@ -209,7 +211,14 @@ final as (
             as {{ type_double() }}
         )
         {%- elif f['kind'] == 'days_since_last' %}
-        cast({{ dbt.datediff('last_' ~ b ~ '_date', 'snapshot_date', 'day') }} as {{ dbt.type_int() }})
+        cast(
+            case
+                when {{ dbt.datediff('last_' ~ b ~ '_date', 'snapshot_date', 'day') }}
+                    <= {{ var('recency_window_days', 60) }}
+                    then {{ dbt.datediff('last_' ~ b ~ '_date', 'snapshot_date', 'day') }}
+            end
+            as {{ dbt.type_int() }}
+        )
         {%- elif f['kind'] == 'per_active_day' %}
         cast(
             case when active_days_30d > 0 then cast({{ b }}_30d as {{ type_double() }}) / active_days_30d end
