@@ -20,11 +20,12 @@ def one_line(message: str) -> str:
 def configuration_problems(check_policies: bool = True) -> list[str]:
     """One line per problem: the settings first (nothing else can be checked without them), then each policy."""
     from churn_platform.lib.retention.policy import load_retention_policy
+    from churn_platform.profile import ProfileError
     from ml.policy import load_policy
 
     try:
         settings = get_settings()
-    except SettingsError as exc:
+    except (SettingsError, ProfileError) as exc:  # the profile names the default policy files
         return [one_line(str(exc))]
     if not check_policies:
         return []
