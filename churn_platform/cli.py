@@ -30,8 +30,24 @@ DEMO_ALERT_EMAIL = "churn-owners@churn-platform.local"
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+@app.callback()
+def _check_configuration(ctx: typer.Context) -> None:
+    """Every command starts by checking the settings and policy files: one line per problem, exit code 2."""
+    from churn_platform.lib.configuration import configuration_problems
+
+    if ctx.resilient_parsing:
+        return
+    problems = configuration_problems(
+        check_policies=ctx.invoked_subcommand not in {"contract", "expectations"}
+    )
+    if problems:
+        for problem in problems:
+            console.print(f"[bold red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2)
 
 
 @app.command()
@@ -466,23 +482,24 @@ def _views(settings: Settings, host: str, ports: dict[str, int]) -> list[Any]:
             )
         )
     if ports["dashboard"]:
+        from churn_platform.dashboard.auth import dashboard_command
+
+        command, bind = dashboard_command(
+            settings,
+            str(bin_dir / "streamlit"),
+            PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py",
+            host,
+            ports["dashboard"],
+        )
+        if bind != host:
+            console.print(
+                f"[yellow]the dashboard has no sign-in configured (CHURN_OIDC_*): it binds to {bind}, not {host}[/]"
+            )
         views.append(
             Service(
                 "Risk dashboard",
-                [
-                    str(bin_dir / "streamlit"),
-                    "run",
-                    str(PROJECT_ROOT / "churn_platform" / "dashboard" / "app.py"),
-                    "--server.address",
-                    host,
-                    "--server.port",
-                    str(ports["dashboard"]),
-                    "--server.headless",
-                    "true",
-                    "--browser.gatherUsageStats",
-                    "false",
-                ],
-                f"http://{host}:{ports['dashboard']}",
+                command,
+                f"http://{bind}:{ports['dashboard']}",
                 "/_stcore/health",
                 "worklist, trends, campaigns, model health (reads published snapshots only)",
             )
@@ -709,6 +726,137 @@ def demo(
             evidently_port=evidently_port,
             dashboard_port=dashboard_port,
         )
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind; localhost by default (CHURN_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default CHURN_API_PORT, 8081).")] = None,
+    workers: Annotated[
+        int, typer.Option(help="Server processes, each holding the champion in memory (one per core).")
+    ] = 2,
+    access_log: Annotated[bool, typer.Option(help="Log each request line (never headers or keys).")] = True,
+) -> None:
+    """The real-time scoring API (FastAPI): risk of a customer, scoring fresh features; OpenAPI docs at /docs."""
+    import uvicorn
+
+    from churn_platform.api.keys import list_keys
+
+    settings = get_settings()
+    _environment(settings)
+    host = host or settings.host
+    port = port or settings.api_port
+    if not list_keys(settings.api_keys):
+        console.print(
+            f"[yellow]no API keys in {settings.api_keys}[/]: every route but /v1/health will answer 401; "
+            "create one with `churn-platform api-key create --name NAME --scope read --scope score`"
+        )
+    console.print(f"[bold green]Scoring API:[/] http://{host}:{port} (docs at /docs)", highlight=False)
+    uvicorn.run(
+        "churn_platform.api.app:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="info",
+    )
+
+
+api_key_app = typer.Typer(help="API keys of the scoring API (stored hashed; a key is shown once).")
+app.add_typer(api_key_app, name="api-key")
+
+
+@api_key_app.command("create")
+def api_key_create(
+    name: Annotated[str, typer.Option(help="Who uses the key, e.g. support-tool.")],
+    scope: Annotated[
+        list[str], typer.Option(help="read (GET risk) and/or score (POST /v1/score); repeatable.")
+    ],
+) -> None:
+    """Create a key and print it once (only its hash is kept)."""
+    from churn_platform.api.keys import create_key
+
+    settings = get_settings()
+    try:
+        key = create_key(settings.api_keys, name, scope)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    import getpass
+
+    from churn_platform.lib import audit
+
+    audit.record(
+        settings.audit_db, getpass.getuser(), "api_key", role="admin", created=name, scopes=sorted(set(scope))
+    )
+    console.print(f"API key [bold]{name}[/] ({', '.join(sorted(set(scope)))}); shown once, keep it safe:")
+    print(key)
+
+
+@api_key_app.command("list")
+def api_key_list() -> None:
+    """Names, scopes and first characters of the keys."""
+    from churn_platform.api.keys import list_keys
+
+    for key in list_keys(get_settings().api_keys):
+        console.print(f"{key.name}: {', '.join(sorted(key.scopes))} ({key.shown}...)")
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(name: Annotated[str, typer.Option(help="The key's name.")]) -> None:
+    """Revoke a key; a running API stops accepting it at once."""
+    import getpass
+
+    from churn_platform.api.keys import revoke_key
+    from churn_platform.lib import audit
+
+    settings = get_settings()
+    if not revoke_key(settings.api_keys, name):
+        raise _fail(f"no API key named {name!r}")
+    audit.record(settings.audit_db, getpass.getuser(), "api_key", role="admin", revoked=name)
+    console.print(f"revoked {name}")
+
+
+@app.command()
+def erase(
+    customer: Annotated[str, typer.Option(help="The customer id to erase everywhere.")],
+    reason: Annotated[
+        str, typer.Option(help="Why (e.g. 'GDPR art. 17 request #1234'); kept in the audit log.")
+    ],
+    by: Annotated[
+        str | None, typer.Option(help="Who asked for it (default: the operating-system user).")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a customer from landing files, warehouse, marts, scores, decisions, ledger (a salted tombstone
+    stays), outbox, exports, published snapshots, Dagster's and MLflow's stores; re-deliveries are dropped."""
+    import getpass
+
+    from churn_platform.lib.erase import ErasureError, erase_customer
+
+    settings = get_settings()
+    _environment(settings)
+    if not yes and not typer.confirm(
+        f"Erase customer {customer} everywhere? This cannot be undone", default=False
+    ):
+        raise typer.Exit(1)
+    actor = by or getpass.getuser()
+    with console.status(f"erasing {customer} ..."):
+        try:
+            report = erase_customer(customer, reason, settings, actor)
+        except ErasureError as exc:
+            raise _fail(str(exc)) from exc
+    summary = report.summary()
+    console.print(
+        f"[bold green]erased[/] (tombstone {summary['customer_hash'][:16]}...): {summary['landing_rows']} rows in "
+        f"{summary['landing_files']} landing files, {summary['warehouse_rows']} warehouse rows in "
+        f"{summary['warehouse_tables']} tables, {summary['ledger_tombstones']} ledger rows tombstoned, "
+        f"{summary['redacted_cells']} text cells redacted, {summary['files_rewritten']} files rewritten, "
+        f"{summary['files_deleted']} deleted, marts rebuilt: {summary['marts_rebuilt']}; recorded in the audit log",
+        highlight=False,
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point

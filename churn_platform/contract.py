@@ -66,6 +66,7 @@ class Column:
     vocabulary: str | None = None  # the profile vocabulary the values are normalised against
     unknown: str = "quarantine"  # what an unknown value gets: quarantine, or mapping to "other"
     configurable: str = ""  # what a company's profile may change about this column (for the document)
+    personal: bool = False  # personal data (a person's name, an email, free text): masked, never quoted
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -98,6 +99,11 @@ class Source:
     @property
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
+
+    @property
+    def personal_columns(self) -> list[str]:
+        """Columns holding personal data: the quarantine never keeps them, the dashboard masks them."""
+        return [c.name for c in self.columns if c.personal]
 
     def column(self, name: str) -> Column:
         for c in self.columns:
@@ -163,8 +169,8 @@ def _accounts(profile: CompanyProfile) -> Source:
                 "string",
                 "Stable customer identifier (any text: numbers keep their leading zeros, UUIDs).",
             ),
-            Column("name", "string", "Customer (company or person) name."),
-            Column("email", "string", "Main contact email address."),
+            Column("name", "string", "Customer (company or person) name.", personal=True),
+            Column("email", "string", "Main contact email address.", personal=True),
             Column(
                 "country",
                 "string",
@@ -192,6 +198,7 @@ def _accounts(profile: CompanyProfile) -> Source:
                 "Name of the assigned account manager; empty for self-serve accounts.",
                 required=False,
                 nullable=True,
+                personal=True,
             ),
             Column(
                 "onboarding_completed_at",
@@ -220,7 +227,7 @@ def _contact_columns(profile: CompanyProfile) -> tuple[Column, ...]:
     return (
         Column(
             "phone", "string", "Mobile number for text messages, in E.164 (`+4915123456789`).",
-            required=False, nullable=True, pattern=E164_PATTERN, pattern_rule="an E.164 phone number",
+            required=False, nullable=True, pattern=E164_PATTERN, pattern_rule="an E.164 phone number", personal=True,
         ),
         Column(
             "sms_consent", "boolean", "The customer agreed to receive marketing text messages (empty: no).",
@@ -420,7 +427,7 @@ def _nps_responses(profile: CompanyProfile) -> Source:
             Column(_ID, "string", "Customer who answered."),
             Column("responded_at", "date", "Day of the answer.", not_future=True),
             Column("score", "integer", "How likely to recommend us, 0-10.", minimum=0, maximum=10),
-            Column("comment", "string", "Free-text comment.", required=False, nullable=True),
+            Column("comment", "string", "Free-text comment.", required=False, nullable=True, personal=True),
         ),
     )
 

@@ -6,13 +6,41 @@ Swapping to company scale means setting these, not changing code.
 
 from __future__ import annotations
 
+import difflib
+import os
+import re
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "CHURN_"
+
+READ_ELSEWHERE: dict[str, str] = {
+    "CHURN_COMPANY_PROFILE": "the company profile (churn_platform/profile.py)",
+    "CHURN_DASHBOARD_DIR": "where the risk dashboard reads its snapshot (churn_platform/dashboard/data.py)",
+    "CHURN_PUBLISHED_DIR": "the marts folder the EDA notebook reads",
+    "CHURN_SCREENSHOT_DIR": "where the browser tests keep their screenshots",
+    "CHURN_DUCKDB_MEMORY_LIMIT": "DuckDB's memory limit during ingestion (churn_platform/lib/ingest.py)",
+    "CHURN_WAREHOUSE_LOCK_WAIT_SECONDS": "how long a writer waits for the warehouse (churn_platform/lib/warehouse.py)",
+}
+"""``CHURN_*`` variables that are not settings fields but are read by one named part of the platform."""
+
+ROLES = ("admin", "manager", "agent")
+PERMISSIONS = ("all_accounts", "pii", "export", "audit_log")
+DEFAULT_ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "admin": ["all_accounts", "pii", "export", "audit_log"],
+    "manager": ["all_accounts", "export"],
+    "agent": ["pii", "export"],
+}
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be used; the message is one line naming the variable and what is wrong."""
 
 
 def company_policy(kind: str) -> Path:
@@ -123,6 +151,61 @@ class Settings(BaseSettings):
     evidently_port: int = 8000
     dashboard_port: int = 8501
 
+    # --- sign-in (OpenID Connect through Streamlit's st.login); unset: local mode, localhost only --------
+    oidc_metadata_url: str | None = Field(
+        default=None,
+        description="The identity provider's discovery document (.../.well-known/openid-configuration).",
+    )
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    oidc_cookie_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the dashboard's sign-in cookie; default derived from the client secret.",
+    )
+    oidc_redirect_uri: str | None = Field(
+        default=None, description="Default http://HOST:DASHBOARD_PORT/oauth2callback."
+    )
+    auth_role_claim: str = Field(default="roles", description="The ID-token claim that carries the roles.")
+    auth_role_map: dict[str, str] = Field(
+        default_factory=lambda: {r: r for r in ROLES},
+        description="Claim value -> role (admin, manager, agent), as JSON.",
+    )
+    auth_agent_claim: str = Field(
+        default="name", description="The claim whose value is the agent's name as accounts' account_manager."
+    )
+    role_permissions: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_ROLE_PERMISSIONS.items()},
+        description="Role -> permissions (all_accounts, pii, export, audit_log), as JSON.",
+    )
+
+    # --- the scoring API -----------------------------------------------------------------------------
+    api_port: int = 8081
+    api_keys_file: Path | None = Field(
+        default=None, description="Hashed API keys; default data_dir/api/keys.json."
+    )
+    api_reload_seconds: float = Field(
+        default=5.0, gt=0, description="How often the API checks whether the champion alias moved."
+    )
+    api_max_batch: int = Field(default=64, ge=1, description="Most rows scored together by POST /v1/score.")
+
+    # --- CRM write-back (unset: the assets export files only) ----------------------------------------------
+    hubspot_access_token: SecretStr | None = Field(default=None, description="HubSpot private app token.")
+    hubspot_host: str = "https://api.hubapi.com"
+    hubspot_object: str = "companies"
+    hubspot_id_property: str = Field(
+        default="churn_customer_id", description="The unique HubSpot property holding our customer id."
+    )
+    salesforce_instance_url: str | None = None
+    salesforce_session_id: SecretStr | None = Field(default=None, description="An OAuth access token.")
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_domain: str = "login"
+    salesforce_object: str = "Account"
+    salesforce_external_id_field: str = "Churn_Customer_Id__c"
+    crm_batch_size: int = Field(default=100, ge=1, le=10_000)
+    crm_backoff_seconds: float = Field(default=0.5, ge=0, description="First retry wait; doubles each time.")
+
     demo_customers: int = Field(default=10000, ge=10, description="Size of the demo company.")
     demo_months: int = Field(default=12, ge=2, le=120)
     demo_start: str = "2025-01-01"
@@ -194,7 +277,79 @@ class Settings(BaseSettings):
     def delivery_events(self) -> Path:
         return self.delivery_events_dir or self.data_dir / "delivery_events"
 
+    @cached_property
+    def exports(self) -> Path:
+        """Files for other tools: the send-ledger export, the CRM export."""
+        return self.data_dir / "exports"
+
+    @cached_property
+    def privacy(self) -> Path:
+        """The erasure salt and suppression list (salted hashes only)."""
+        return self.data_dir / "privacy"
+
+    @cached_property
+    def audit_db(self) -> Path:
+        """Who signed in, exported and erased what (SQLite, written by the dashboard, the CLI and the API)."""
+        return self.data_dir / "audit" / "audit.db"
+
+    @cached_property
+    def api_keys(self) -> Path:
+        return self.api_keys_file or self.data_dir / "api" / "keys.json"
+
+    @property
+    def auth_enabled(self) -> bool:
+        """Sign-in is on when an identity provider is configured."""
+        return bool(self.oidc_metadata_url and self.oidc_client_id)
+
+
+def _closest(name: str) -> str | None:
+    known = [f"{PREFIX}{field.upper()}" for field in Settings.model_fields] + list(READ_ELSEWHERE)
+    found = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """``CHURN_*`` variables that no part of the platform reads."""
+    known = {f"{PREFIX}{field.upper()}" for field in Settings.model_fields} | set(READ_ELSEWHERE)
+    return sorted(k for k in environ if k.upper().startswith(PREFIX) and k.upper() not in known)
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        variable = f"{PREFIX}{field.upper()}" if field else "settings"
+        value = os.environ.get(variable)
+        shown = (
+            ""
+            if value is None or "secret" in field or "token" in field or "password" in field
+            else f"={value!r}"
+        )
+        problems.append(f"{variable}{shown}: {err['msg']}")
+    return "; ".join(problems)
+
 
 def get_settings() -> Settings:
-    """Read settings fresh from the environment (tests change it between cases)."""
-    return Settings()
+    """Read settings fresh from the environment (tests change it between cases).
+
+    Raises ``SettingsError`` (one line) for a ``CHURN_*`` variable nothing reads, naming the closest valid
+    one (a typo would otherwise be ignored silently), and for a value of the wrong type.
+    """
+    unknown = unknown_variables(os.environ)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = _closest(name)
+            hints.append(f"{name} (did you mean {close}?)" if close else name)
+        raise SettingsError(
+            f"unknown setting {', '.join(hints)}: no part of the platform reads it; "
+            "see the Settings table in README.md"
+        )
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_one_line(exc)) from None
+    except PydanticSettingsError as exc:  # a structured value (JSON) that does not parse
+        found = re.search(r'field "(\w+)"', str(exc))
+        variable = f"{PREFIX}{found.group(1).upper()}" if found else "a CHURN_ variable"
+        raise SettingsError(f"{variable}: not valid JSON (it takes a JSON object)") from None

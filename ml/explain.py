@@ -43,7 +43,7 @@ class Template:
 # ---------------------------------------------------------------------------------------------- formatting
 
 
-def shap_values(model: ChurnModel, frame: pd.DataFrame) -> np.ndarray:
+def shap_values(model: ChurnModel, frame: pd.DataFrame, threads: int = 2) -> np.ndarray:
     """Per-row, per-feature SHAP values (log-odds) of a CatBoost model, in the model's column order."""
     if model.kind != "catboost":
         raise ValueError(f"reasons come from CatBoost's SHAP values; got a {model.kind} model")
@@ -51,7 +51,7 @@ def shap_values(model: ChurnModel, frame: pd.DataFrame) -> np.ndarray:
 
     X = model.spec.check(frame, "the table to explain")
     pool = Pool(X, cat_features=list(model.spec.categorical))
-    values = model.estimator.get_feature_importance(pool, type="ShapValues", thread_count=2)
+    values = model.estimator.get_feature_importance(pool, type="ShapValues", thread_count=threads)
     return np.asarray(values[:, :-1])  # the last column is the expected value
 
 
@@ -545,7 +545,7 @@ def _topic(feature: str, templates: dict[str, Template]) -> str:
 
 
 def top_reasons(
-    model: ChurnModel, frame: pd.DataFrame, k: int = 3, wording: Wording | None = None
+    model: ChurnModel, frame: pd.DataFrame, k: int = 3, wording: Wording | None = None, threads: int = 2
 ) -> tuple[list[list[str]], np.ndarray]:
     """The k features that raise each customer's risk most, in words, plus the SHAP matrix behind them.
 
@@ -553,7 +553,7 @@ def top_reasons(
     of event types are said plainly. At most one reason per topic and no sentence twice.
     """
     templates = _templates(wording or DEFAULT_WORDING)
-    values = shap_values(model, frame)
+    values = shap_values(model, frame, threads)  # threads: CatBoost's (the API uses one per server process)
     columns = model.spec.columns
     topics = [_topic(c, templates) for c in columns]
     reasons: list[list[str]] = []

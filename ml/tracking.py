@@ -97,7 +97,7 @@ def log_model_run(
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         for plot in plots:
             mlflow.log_artifact(str(plot), artifact_path="plots")
-        example = model.spec.check(input_example.head(5))
+        example = model.spec.check(representative_rows(model.spec.check(input_example)))
         signature = infer_signature(
             example, pd.DataFrame({"churn_probability": model.predict_proba(example)})
         )
@@ -117,6 +117,26 @@ def log_model_run(
             )
         version = str(info.registered_model_version) if registered_name else None
         return LoggedModel(run.info.run_id, version, info.model_uri)
+
+
+def representative_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Three rows that are no customer's: each numeric column at its 25th, 50th and 75th percentile, each
+    categorical column at its most frequent value. MLflow keeps the input example with the model, and a real
+    customer's row there would outlive that customer's erasure."""
+    rows: dict[str, list[Any]] = {}
+    for col in frame.columns:
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            q = (
+                values.dropna().quantile([0.25, 0.5, 0.75])
+                if values.notna().any()
+                else pd.Series([np.nan] * 3)
+            )
+            rows[col] = [float(v) for v in q]
+        else:
+            mode = values.mode(dropna=True)
+            rows[col] = [mode.iloc[0] if len(mode) else None] * 3
+    return pd.DataFrame(rows, columns=list(frame.columns))
 
 
 def _requirements() -> list[str]:

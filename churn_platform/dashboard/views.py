@@ -19,10 +19,44 @@ TIER_COLORS = {"critical": "#b71c1c", "high": "#ef6c00", "medium": "#f9a825", "l
 Breakdown = Literal["none", "segment", "plan"]
 
 WORKLIST_COLUMNS = [
-    "customer_id", "company_name", "segment", "plan", "mrr", "churn_probability", "risk_tier",
-    "reason_1", "reason_2", "reason_3", "customer_value", "valuable", "decision", "decision_reason",
+    "customer_id", "company_name", "email", "segment", "plan", "mrr", "churn_probability", "risk_tier",
+    "reason_1", "reason_2", "reason_3", "customer_value", "value_band", "valuable", "decision", "decision_reason",
     "playbook", "intervention", "contact_status", "last_contacted_at", "account_manager", "top_feature",
 ]  # fmt: skip
+
+
+PERSONAL_COLUMNS = ("company_name", "email", "account_manager")
+"""The worklist's columns that hold personal data: the contract's personal columns of ``accounts`` (name,
+email, account_manager) as the worklist names them."""
+MASK = "•••"
+
+
+# --- who sees what ----------------------------------------------------------------------------------------
+
+
+def visible_rows(frame: pd.DataFrame, all_accounts: bool, manages: str | None) -> pd.DataFrame:
+    """Every row for a role with ``all_accounts``; else only the accounts ``manages`` is the manager of (none
+    when the person manages nobody)."""
+    if all_accounts:
+        return frame
+    if not manages or "account_manager" not in frame:
+        return frame.iloc[0:0]
+    return frame[frame["account_manager"].fillna("") == manages].reset_index(drop=True)
+
+
+def mask_personal(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy with every personal value replaced by a mask (an empty value stays empty)."""
+    out = frame.copy()
+    for col in PERSONAL_COLUMNS:
+        if col in out:
+            out[col] = out[col].where(out[col].isna(), MASK)
+    return out
+
+
+def for_viewer(frame: pd.DataFrame, all_accounts: bool, manages: str | None, pii: bool) -> pd.DataFrame:
+    """The rows a person may see, personal data masked unless they hold the ``pii`` permission."""
+    rows = visible_rows(frame, all_accounts, manages)
+    return rows if pii else mask_personal(rows)
 
 
 # --- worklist -------------------------------------------------------------------------------------------

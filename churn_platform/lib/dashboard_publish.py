@@ -39,6 +39,9 @@ _EMPTY: dict[str, str] = {
         "null::varchar as playbook, null::varchar as intervention, null::varchar as channel, "
         "null::varchar as offer, null::varchar as campaign_id where false"
     ),
+    "raw.accounts": (
+        "select null::varchar as customer_id, null::varchar as email, null::date as _batch_date where false"
+    ),
     "retention.send_ledger": (
         "select null::varchar as customer_id, null::varchar as campaign_id, null::varchar as status, "
         "null::varchar as channel, null::timestamp as created_at, null::timestamp as sent_at where false"
@@ -50,14 +53,18 @@ def _source(table: str, available: set[str]) -> str:
     return table if table in available else f"({_EMPTY[table]})"
 
 
-def _worklist_sql(available: set[str]) -> str:
+def worklist_sql(available: set[str]) -> str:
     """One row per customer of the latest scoring run, with value, latest decision and contact status."""
     value = _source("ml.customer_value", available)
     decisions = _source("retention.decisions", available)
     ledger = _source("retention.send_ledger", available)
+    accounts = _source("raw.accounts", available)
     return f"""
 with scores as (
     select * from ml.churn_scores where scored_at = (select max(scored_at) from ml.churn_scores)
+),
+emails as (
+    select customer_id, arg_max(email, _batch_date) as email from {accounts} a group by customer_id
 ),
 latest_decision as (
     select customer_id,
@@ -81,6 +88,7 @@ latest_contact as (
 final as (
     select s.customer_id,
            c.company_name,
+           e.email,
            c.account_manager,
            coalesce(c.segment, 'unknown') as segment,
            coalesce(c.plan, 'unknown') as plan,
@@ -91,6 +99,11 @@ final as (
            s.top_feature,
            v.customer_value,
            coalesce(v.valuable, false) as valuable,
+           -- thirds by value rank, as campaign outcomes band them
+           case when v.customer_value is null then null
+                else ['low', 'mid', 'high'][ntile(3) over (partition by v.customer_value is null
+                                                          order by v.customer_value, s.customer_id)]
+           end as value_band,
            case
                when d.decision_detail is null then null
                when d.decision_detail in ('treat', 'control') then d.decision_detail
@@ -116,6 +129,7 @@ final as (
     from scores s
     left join dim_customers c using (customer_id)
     left join {value} v using (customer_id)
+    left join emails e using (customer_id)
     left join latest_decision d using (customer_id)
     left join latest_contact k using (customer_id)
 )
@@ -173,8 +187,8 @@ class TableSpec:
 SPECS: dict[str, TableSpec] = {
     "worklist": TableSpec(
         ("ml.churn_scores", "dim_customers"),
-        _worklist_sql,
-        ("ml.customer_value", "retention.decisions", "retention.send_ledger"),
+        worklist_sql,
+        ("ml.customer_value", "retention.decisions", "retention.send_ledger", "raw.accounts"),
     ),
     "churn_trend": TableSpec(("fct_churn_labels", "fct_customer_features"), _churn_trend_sql),
     "tier_mix": TableSpec(("ml.churn_score_history", "fct_customer_features"), _tier_mix_sql),
@@ -185,6 +199,12 @@ SPECS: dict[str, TableSpec] = {
         ("monitoring.report_runs",), lambda _: "select * from monitoring.report_runs order by run_at"
     ),
 }
+
+WHEN_PRESENT: dict[str, tuple[str, str]] = {
+    # per-tier probability cut-offs recorded by scoring, once scoring records them: the API tiers with them
+    "tier_cutoffs": ("ml.tier_cutoffs", "select * from ml.tier_cutoffs order by all"),
+}
+"""Tables published only when their source exists, and not reported as skipped otherwise."""
 
 _EVERYTHING = {t for spec in SPECS.values() for t in (*spec.required, *spec.optional)}
 DASHBOARD_TABLES: dict[str, str] = {name: spec.sql(_EVERYTHING) for name, spec in SPECS.items()}
@@ -212,6 +232,9 @@ def plan_tables(available: set[str]) -> tuple[dict[str, str], dict[str, str]]:
             skipped[name] = f"source table {', '.join(missing)} does not exist yet"
         else:
             queries[name] = spec.sql(available)
+    for name, (source, sql) in WHEN_PRESENT.items():
+        if source in available:
+            queries[name] = sql
     return queries, skipped
 
 

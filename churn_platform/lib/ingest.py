@@ -39,6 +39,7 @@ from typing import Any
 import duckdb
 
 from churn_platform.contract import Column, Contract, Source, active_contract
+from churn_platform.lib.erasure import drop_erased_rows
 from churn_platform.lib.landing import LandingFile, discover
 from churn_platform.lib.mappings import MappingError, mapped_select
 from churn_platform.lib.quality import SqlRule, SuiteRunner
@@ -72,6 +73,7 @@ class FileReport:
     reason: str = ""
     rules: dict[str, int] = field(default_factory=dict)
     mapped_to_other: dict[str, int] = field(default_factory=dict)  # column -> values unknown to the profile
+    erased: int = 0  # rows of erased customers dropped (the erasure suppression list)
 
 
 @dataclass
@@ -463,7 +465,17 @@ def ingest_file(
         )
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
     try:
-        return _load_checked(con, lf, source, dialect, runner, delivered, rel, digest, now)
+        try:
+            # --- erasure (issue 14): rows of erased customers are dropped here, before validation or quarantine
+            erased = drop_erased_rows(con, "incoming")
+            # ---
+            report = _load_checked(con, lf, source, dialect, runner, delivered, rel, digest, now)
+        except duckdb.InvalidInputException as exc:
+            # a row DuckDB cannot parse, met by the first scan of the file (the duplicate-key or erasure scan):
+            # rejected like any malformed file, without the raw line DuckDB quotes
+            raise FileRejectedError(f"{lf.path}: {_read_problem(lf)}: {_duckdb_error(exc)}") from exc
+        report.erased = erased
+        return report
     except FileRejectedError as exc:
         con.execute(
             "insert into raw._rejected_files values (?, ?, ?, ?, ?, ?)",
@@ -471,7 +483,7 @@ def ingest_file(
         )
         return FileReport(rel, lf.batch_date, "rejected", reason=str(exc))
     finally:
-        for table in ("checked", "problems", "_unknown", *(f"_dups_{i}" for i in range(64))):
+        for table in ("checked", "problems", "_unknown", "_kept_rows", *(f"_dups_{i}" for i in range(64))):
             con.execute(f"drop table if exists {table}")
         con.execute("drop view if exists incoming")
         con.execute("drop view if exists incoming_as_delivered")
@@ -584,15 +596,21 @@ def _load_checked(
         mapped_counts = {name: int(n) for (name, _), n in zip(mapped, counts, strict=True) if n}
     results = _validation_results(con, source, runner, rules, int(rows_total))
 
+    # personal data (names, emails, phones, free text) is never quoted: its length stands in for the value, and
+    # the record keeps the other columns (what releasing a row held for an unknown customer needs)
+    personal = set(source.personal_columns)
     raw_value = (
         "case p.col "
         + " ".join(
-            f"when {_text(name)} then left(i.{_q(name)}::varchar, {QUARANTINE_VALUE_CHARS})"
+            f"when {_text(name)} then '<' || length(i.{_q(name)}::varchar) || ' characters>'"
+            if name in personal
+            else f"when {_text(name)} then left(i.{_q(name)}::varchar, {QUARANTINE_VALUE_CHARS})"
             for name in delivered
         )
         + " end"
     )
-    record = "to_json(struct_pack(" + ", ".join(f"{_q(n)} := i.{_q(n)}::varchar" for n in delivered) + "))"
+    kept = [n for n in delivered if n not in personal]
+    record = "to_json(struct_pack(" + ", ".join(f"{_q(n)} := i.{_q(n)}::varchar" for n in kept) + "))"
     cols = ", ".join(_q(c.name) for c in source.columns)
     con.execute("begin transaction")
     try:

@@ -5,13 +5,22 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from churn_platform.dashboard import data, views
+from churn_platform.dashboard import access, data, views
+from churn_platform.lib import audit
+from churn_platform.settings import get_settings
 
 st.title("High-risk worklist")
 worklist = data.table_or_explain("worklist", "risk scores")
 if worklist is None:
     st.stop()
 assert worklist is not None  # st.stop() ends the run; this tells the type checker
+viewer = access.viewer()
+worklist = views.for_viewer(worklist, viewer.can("all_accounts"), viewer.manages, viewer.can("pii"))
+if not viewer.can("all_accounts"):
+    st.info(
+        f"Showing the {len(worklist):,} accounts {viewer.manages or 'you'} manage(s).",
+        icon=":material/badge:",
+    )
 
 if not worklist.empty:
     first = worklist.iloc[0]
@@ -70,18 +79,30 @@ filtered = views.filter_worklist(worklist, chosen)
 
 left, right = st.columns([3, 1], vertical_alignment="center")
 left.markdown(f"**{len(filtered):,}** of {len(worklist):,} customers match the filters.")
-right.download_button(
-    "Download CSV",
-    views.to_csv(filtered),
-    file_name="churn-worklist.csv",
-    mime="text/csv",
-    icon=":material/download:",
-    on_click="ignore",
-)
+
+
+def _audit_export() -> None:
+    audit.record(
+        get_settings().audit_db, viewer.actor, "export", role=viewer.role, rows=len(filtered),
+        what="worklist CSV", personal_data=viewer.can("pii"),
+    )  # fmt: skip
+
+
+if viewer.can("export"):
+    right.download_button(
+        "Download CSV",
+        views.to_csv(filtered),
+        file_name="churn-worklist.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click=_audit_export,
+    )
 
 COLUMNS = {
     "customer_id": st.column_config.TextColumn("Customer"),
     "company_name": st.column_config.TextColumn("Company"),
+    "email": st.column_config.TextColumn("Email"),
+    "value_band": st.column_config.TextColumn("Value band"),
     "segment": st.column_config.TextColumn("Segment"),
     "plan": st.column_config.TextColumn("Plan"),
     "mrr": st.column_config.NumberColumn("MRR", format="%.0f"),
