@@ -23,12 +23,13 @@ BIN = Path(sys.executable).parent
 
 
 def _launch(home: Path, config: dict[str, object]) -> None:
-    subprocess.run(
+    done = subprocess.run(
         [str(BIN / "dagster"), "job", "launch", "-f", str(DEFS), "-j", "sleepy", "--config-json",
          json.dumps({"ops": {"nap": {"config": config}}})],
-        env={**os.environ, "DAGSTER_HOME": str(home)}, cwd=PROJECT_ROOT, check=True, capture_output=True,
-        timeout=120,
+        env={**os.environ, "DAGSTER_HOME": str(home)}, cwd=PROJECT_ROOT, capture_output=True, text=True,
+        timeout=120, check=False,
     )  # fmt: skip
+    assert done.returncode == 0, f"dagster job launch failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
 
 
 def _wait(condition, seconds: float, what: str) -> None:  # type: ignore[no-untyped-def]
