@@ -109,6 +109,7 @@ def _compare(root: str) -> dict[str, Any]:
     customer, behaviour = MARTS
     on = " and ".join(f"c.{k} = b.{k}" for k in KEYS)
     with duckdb.connect(str(Path(root) / "warehouse.duckdb"), read_only=True) as con:
+        con.execute("set enable_progress_bar = false")
         con.execute(
             f"create temp view marts as select c.*, b.* exclude ({', '.join(KEYS)}) "
             f"from {customer} c join {behaviour} b on {on}"
