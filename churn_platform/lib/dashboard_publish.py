@@ -161,6 +161,86 @@ order by all
 """
 
 
+HIGH_RISK_TIERS = ("critical", "high")
+
+
+def _high_risk_churn_sql(available: set[str]) -> str:
+    """Snapshot x group (treated, control: the campaign's control and the global holdout): churn among the
+    high-risk customers randomised by a campaign, once their labels have matured."""
+    tiers = ", ".join(f"'{t}'" for t in HIGH_RISK_TIERS)
+    return f"""
+select d.snapshot_date::date as snapshot_date,
+       case when d.decision = 'treat' then 'treated' else 'control' end as "group",
+       count(*) as customers,
+       count(*) filter (where l.churned) as churned,
+       avg(l.churned::int) as churn_rate
+from retention.decisions d
+join fct_churn_labels l using (customer_id, snapshot_date)
+where d.decision in ('treat', 'control', 'holdout') and d.risk_tier in ({tiers}) and l.churned is not null
+group by all
+order by all
+"""
+
+
+def _nps_by_group_sql(available: set[str]) -> str:
+    """Snapshot x group: NPS survey responses given within the churn horizon after the decision (promoters
+    9-10 minus detractors 0-6, in points)."""
+    return """
+select d.snapshot_date::date as snapshot_date,
+       case when d.decision = 'treat' then 'treated' else 'control' end as "group",
+       count(*) as responses,
+       avg(n.score) as mean_score,
+       100 * (avg((n.score >= 9)::int) - avg((n.score <= 6)::int)) as nps
+from retention.decisions d
+join fct_churn_labels l using (customer_id, snapshot_date)
+join stg_nps_responses n
+  on n.customer_id = d.customer_id
+ and n.responded_at::date >= d.snapshot_date::date
+ and n.responded_at::date < l.horizon_end
+where d.decision in ('treat', 'control', 'holdout')
+group by all
+order by all
+"""
+
+
+def _response_rates_sql(available: set[str]) -> str:
+    """Channel x campaign snapshot: messages sent and, where the provider reports them, the share delivered,
+    opened, clicked, bounced or answered (``reported`` = messages with any provider event)."""
+    events = (
+        "retention.provider_events"
+        if "retention.provider_events" in available
+        else "(select null::varchar as message_key, null::varchar as event where false)"
+    )
+    return f"""
+with sent as (
+    select message_key, channel, snapshot_date::date as snapshot_date
+    from retention.send_ledger where status = 'sent'
+),
+flags as (
+    select s.channel, s.snapshot_date, s.message_key,
+           count(e.event) > 0 as reported,
+           bool_or(e.event in ('delivered', 'read')) as delivered,
+           bool_or(e.event = 'open') as opened,
+           bool_or(e.event = 'click') as clicked,
+           bool_or(e.event in ('bounce', 'dropped', 'failed', 'undelivered')) as bounced,
+           bool_or(e.event in ('reply', 'received', 'inbound')) as answered
+    from sent s left join {events} e using (message_key)
+    group by all
+)
+select channel, snapshot_date,
+       count(*) as sent,
+       count(*) filter (where reported) as reported,
+       avg(delivered::int) filter (where reported) as delivered_rate,
+       avg(opened::int) filter (where reported) as open_rate,
+       avg(clicked::int) filter (where reported) as click_rate,
+       avg(bounced::int) filter (where reported) as bounce_rate,
+       avg(answered::int) filter (where reported) as answer_rate
+from flags
+group by all
+order by all
+"""
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """A published table: the warehouse tables it cannot do without, those it can, and its SQL."""
@@ -180,6 +260,17 @@ SPECS: dict[str, TableSpec] = {
     "tier_mix": TableSpec(("ml.churn_score_history", "fct_customer_features"), _tier_mix_sql),
     "campaign_outcomes": TableSpec(
         ("retention.outcomes",), lambda _: "select * from retention.outcomes order by all"
+    ),
+    "playbook_effects": TableSpec(
+        ("retention.playbook_effects",), lambda _: "select * from retention.playbook_effects order by all"
+    ),
+    "allocation": TableSpec(("retention.allocation",), lambda _: "select * from retention.allocation order by all"),
+    "high_risk_churn": TableSpec(("retention.decisions", "fct_churn_labels"), _high_risk_churn_sql),
+    "nps_by_group": TableSpec(
+        ("retention.decisions", "fct_churn_labels", "stg_nps_responses"), _nps_by_group_sql
+    ),
+    "response_rates": TableSpec(
+        ("retention.send_ledger",), _response_rates_sql, ("retention.provider_events",)
     ),
     "monitoring": TableSpec(
         ("monitoring.report_runs",), lambda _: "select * from monitoring.report_runs order by run_at"
