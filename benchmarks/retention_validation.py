@@ -260,12 +260,12 @@ def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, fl
     truth = pd.read_parquet(data / "ground_truth" / "monthly" / f"{snapshot}.parquet")
     effects = pd.read_parquet(data / "ground_truth" / "customers.parquet")
     state = pd.read_parquet(data / "ground_truth" / "state" / "customers.parquet", columns=["mrr", "plan", "segment"])
-    effects = effects.assign(**{c: state[c].to_numpy()[: len(effects)] for c in state.columns})
+    effects = effects.assign(**{f"true_{c}": state[c].to_numpy()[: len(effects)] for c in state.columns})
     reachable = decisions[
         decisions["decision"].isin(["treat", "control", "holdout", "negative_value", "over_capacity"])
     ]
     pool = reachable.merge(truth[["customer_id", "untreated_churn_prob"]], on="customer_id").merge(
-        effects, on="customer_id", suffixes=("", "_truth")
+        effects, on="customer_id"
     )
     p0 = pool["untreated_churn_prob"].to_numpy()
     v = pool["customer_value"].fillna(0.0).to_numpy()
@@ -298,11 +298,12 @@ def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, fl
     out["oracle_contacts"] = float(chosen.sum())
 
     # the feature oracle: true probability, effect averaged over look-alikes (segment x price-to-list decile)
-    list_price = np.array([49.0, 149.0, 499.0])[pool["plan"].to_numpy().astype(int)]
-    seats = np.array([1.0, 2.5, 7.0])[pool["segment"].to_numpy().astype(int)]
-    price = pd.qcut(np.log(pool["mrr"].to_numpy() / (list_price * seats)), 10, labels=False, duplicates="drop")
+    list_price = np.array([49.0, 149.0, 499.0])[pool["true_plan"].to_numpy().astype(int)]
+    seats = np.array([1.0, 2.5, 7.0])[pool["true_segment"].to_numpy().astype(int)]
+    ratio = np.log(pool["true_mrr"].to_numpy() / (list_price * seats))
+    price = pd.qcut(ratio, 10, labels=False, duplicates="drop")
     groups = pd.DataFrame(tau, columns=list(INTERVENTIONS)).groupby(
-        [pool["segment"].to_numpy(), np.asarray(price)]
+        [pool["true_segment"].to_numpy(), np.asarray(price)]
     )
     mean_tau = groups.transform("mean").to_numpy()
     expected = p0[:, None] * mean_tau * v[:, None] - costs[None, :]
@@ -322,12 +323,11 @@ def closed_loop(data: Path, customers: int, months: int, budget: float, seed: in
     data.mkdir(parents=True, exist_ok=True)
     policy_path = _benchmark_policy(data, budget)
     _env(data, policy_path, customers)
+    from churn_platform.lib.environment import prepare_dagster_home, quiet_telemetry
     from churn_platform.settings import get_settings
 
-    get_settings.cache_clear() if hasattr(get_settings, "cache_clear") else None
+    quiet_telemetry()
     settings = get_settings()
-    from churn_platform.lib.dagster_home import prepare_dagster_home
-
     prepare_dagster_home(settings.dagster)
     ledger = settings.ledger_export
     if not (data / "ground_truth" / "summary.json").exists():
@@ -344,16 +344,13 @@ def closed_loop(data: Path, customers: int, months: int, budget: float, seed: in
     targeting = {"ops": {"retention_targets": {"config": {"only_tier_risers": False}}}}
     results = []
     meta = data / "ground_truth" / "state" / "meta.json"
-    first = json.loads(meta.read_text())["next_month"]
     if not (data / "warehouse.duckdb").exists():
         _run(everything - skip, "period 0: ingest, marts, training, scores, reasons, value")
     for m in range(months):
         state = json.loads(meta.read_text())
-        snapshot = dt.date.fromisoformat(json.loads(meta.read_text())["start"])
-        year, month = snapshot.year + (snapshot.month - 1 + state["next_month"]) // 12, (
-            snapshot.month - 1 + state["next_month"]
-        ) % 12 + 1
-        snapshot = dt.date(year, month, 1)
+        start = dt.date.fromisoformat(state["start"])
+        months_in = start.month - 1 + int(state["next_month"])
+        snapshot = dt.date(start.year + months_in // 12, months_in % 12 + 1, 1)
         print(f"month {m + 1}/{months}: campaign at {snapshot}", file=sys.stderr)
         _run(campaign, "decide, deliver, export the ledger", targeting)
         simulate(
@@ -366,7 +363,6 @@ def closed_loop(data: Path, customers: int, months: int, budget: float, seed: in
         row = {"month": m + 1, "snapshot": str(snapshot), **evaluate_month(data, snapshot, budget)}
         results.append(row)
         print(f"  {row}", file=sys.stderr)
-    del first
     return pd.DataFrame(results)
 
 

@@ -94,11 +94,14 @@ final as (
            case
                when d.decision_detail is null then null
                when d.decision_detail in ('treat', 'control') then d.decision_detail
+               when d.decision_detail = 'holdout' then 'control'
                else 'skip'
            end as decision,
            case d.decision_detail
                when 'treat' then 'targeted by the playbook'
                when 'control' then 'held out as control'
+               when 'holdout' then 'in the global holdout (never contacted)'
+               when 'negative_value' then 'no intervention expected to pay'
                else replace(d.decision_detail, '_', ' ')
            end as decision_reason,
            d.playbook, d.intervention, d.offer, d.campaign_id, d.decided_for_snapshot,
@@ -182,6 +185,26 @@ order by all
 """
 
 
+def _allocation_sql(available: set[str]) -> str:
+    """Snapshot x playbook x arm (control: the campaign's control and the global holdout): customers, their share
+    of the playbook's randomised customers and the mean logged assignment probability. Decisions made before
+    arms were logged have none and are left out."""
+    return """
+with measured as (
+    select snapshot_date::date as snapshot_date, playbook,
+           coalesce(case when decision = 'treat' then arm end, 'control') as arm, assignment_probability
+    from retention.decisions
+    where decision in ('treat', 'control', 'holdout') and assignment_probability is not null
+)
+select snapshot_date, playbook, arm, count(*) as customers,
+       count(*) / sum(count(*)) over (partition by snapshot_date, playbook) as share,
+       avg(assignment_probability) as mean_probability
+from measured
+group by snapshot_date, playbook, arm
+order by all
+"""
+
+
 def _nps_by_group_sql(available: set[str]) -> str:
     """Snapshot x group: NPS survey responses given within the churn horizon after the decision (promoters
     9-10 minus detractors 0-6, in points)."""
@@ -225,7 +248,7 @@ flags as (
            bool_or(e.event in ('bounce', 'dropped', 'failed', 'undelivered')) as bounced,
            bool_or(e.event in ('reply', 'received', 'inbound')) as answered
     from sent s left join {events} e using (message_key)
-    group by all
+    group by s.channel, s.snapshot_date, s.message_key
 )
 select channel, snapshot_date,
        count(*) as sent,
@@ -236,7 +259,7 @@ select channel, snapshot_date,
        avg(bounced::int) filter (where reported) as bounce_rate,
        avg(answered::int) filter (where reported) as answer_rate
 from flags
-group by all
+group by channel, snapshot_date
 order by all
 """
 
@@ -264,13 +287,13 @@ SPECS: dict[str, TableSpec] = {
     "playbook_effects": TableSpec(
         ("retention.playbook_effects",), lambda _: "select * from retention.playbook_effects order by all"
     ),
-    "allocation": TableSpec(("retention.allocation",), lambda _: "select * from retention.allocation order by all"),
+    "allocation": TableSpec(("retention.decisions.assignment_probability",), _allocation_sql),
     "high_risk_churn": TableSpec(("retention.decisions", "fct_churn_labels"), _high_risk_churn_sql),
     "nps_by_group": TableSpec(
         ("retention.decisions", "fct_churn_labels", "stg_nps_responses"), _nps_by_group_sql
     ),
     "response_rates": TableSpec(
-        ("retention.send_ledger",), _response_rates_sql, ("retention.provider_events",)
+        ("retention.send_ledger.message_key",), _response_rates_sql, ("retention.provider_events",)
     ),
     "monitoring": TableSpec(
         ("monitoring.report_runs",), lambda _: "select * from monitoring.report_runs order by run_at"
@@ -283,13 +306,19 @@ DASHBOARD_TABLES: dict[str, str] = {name: spec.sql(_EVERYTHING) for name, spec i
 
 
 def existing_tables(warehouse: Path) -> set[str]:
-    """``schema.table`` for every table and view (``main`` tables also by bare name, as dbt marts are used)."""
+    """``schema.table`` for every table and view (``main`` tables also by bare name, as dbt marts are used), and
+    ``schema.table.column`` for every column of the ``retention`` tables (their columns grew over time)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema = 'retention'"
+        ).fetchall()
     finally:
         con.close()
     names = {f"{schema}.{table}" for schema, table in rows}
+    names |= {f"{schema}.{table}.{column}" for schema, table, column in columns}
     return names | {table for schema, table in rows if schema == "main"}
 
 

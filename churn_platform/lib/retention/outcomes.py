@@ -221,20 +221,3 @@ def playbook_effects(
                 "minimum_effect": design.minimum_effect, "weeks_to_detect": wait,
             })  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def allocation_history(decisions: pd.DataFrame) -> pd.DataFrame:
-    """Per snapshot, playbook and arm (control included): customers assigned, their share of the playbook's
-    measured decisions, and the mean logged assignment probability; shows allocation moving between waves."""
-    frame = decisions[decisions["decision"].isin(MEASURED)].copy()
-    if frame.empty or "arm" not in frame.columns:
-        return pd.DataFrame(columns=["snapshot_date", "playbook", "arm", "customers", "share", "mean_probability"])
-    frame["arm"] = frame["arm"].fillna(CONTROL)
-    grouped = (
-        frame.groupby(["snapshot_date", "playbook", "arm"], sort=True)
-        .agg(customers=("customer_id", "size"), mean_probability=("assignment_probability", "mean"))
-        .reset_index()
-    )
-    totals = grouped.groupby(["snapshot_date", "playbook"])["customers"].transform("sum")
-    grouped["share"] = grouped["customers"] / totals
-    return grouped[["snapshot_date", "playbook", "arm", "customers", "share", "mean_probability"]]

@@ -25,7 +25,7 @@ from churn_platform.lib.retention.delivery import (
     ensure_ledger,
     queue_targets,
 )
-from churn_platform.lib.retention.outcomes import allocation_history, campaign_outcomes, playbook_effects
+from churn_platform.lib.retention.outcomes import campaign_outcomes, playbook_effects
 from churn_platform.lib.retention.policy import RetentionPolicy
 from churn_platform.lib.retention.targets import Ranking, select_targets
 
@@ -225,15 +225,14 @@ def export_ledger(warehouse: Path, path: Path) -> int:
 
 
 def measure(warehouse: Path, policy: RetentionPolicy, horizon_days: int = 30) -> dict[str, pd.DataFrame]:
-    """Outcomes of every campaign whose labels have matured: ``outcomes`` (per campaign and breakdown),
-    ``playbook_effects`` (every wave pooled, per playbook and arm) and ``allocation`` (per wave and arm)."""
+    """Outcomes of every campaign whose labels have matured: ``outcomes`` (per campaign and breakdown) and
+    ``playbook_effects`` (every wave pooled, per playbook and arm)."""
     decisions = read_table(warehouse, "select * from retention.decisions")
     labels = read_table(warehouse, "select customer_id, snapshot_date, churned from fct_churn_labels")
     design = policy.experiment
     return {
         "outcomes": campaign_outcomes(decisions, labels, design),
         "playbook_effects": playbook_effects(decisions, labels, design, horizon_days),
-        "allocation": allocation_history(decisions),
     }
 
 
