@@ -26,7 +26,7 @@ simulator's ground truth. Prints three tables.
    persuadable (and how much by training or a trial) from latent traits.
 
 Usage: python benchmarks/retention_validation.py [--campaigns 400] [--customers 60000] [--months 6]
-       [--budget 30000] [--keep DIR] [--skip-loop] [--skip-coverage]
+       [--budget-share 0.3] [--keep DIR] [--skip-loop] [--skip-coverage]
 """
 
 from __future__ import annotations
@@ -194,7 +194,27 @@ def _env(data: Path, policy: Path, customers: int) -> None:
     )
 
 
-def _benchmark_policy(folder: Path, budget: float) -> Path:
+REACHABLE = ["treat", "control", "holdout", "negative_value", "over_capacity"]
+
+
+def reachable_customers(warehouse: Path, policy_path: Path) -> int:
+    """Customers the latest scoring would let a campaign reach (actionable tier, valuable, a playbook, consent,
+    not unsubscribed): what the budget is sized against."""
+    from churn_platform.lib.ml_pipeline import read_table
+    from churn_platform.lib.retention.pipeline import _contact_state
+    from churn_platform.lib.retention.policy import load_retention_policy
+    from churn_platform.lib.retention.targets import select_targets
+
+    policy = load_retention_policy(policy_path).model_copy(update={"budget": None})
+    scores = read_table(warehouse, "select * from ml.churn_scores")
+    values = read_table(warehouse, "select * from ml.customer_value")
+    contacts = pd.DataFrame({"customer_id": pd.Series(dtype=str), "last_contacted_on": pd.Series(dtype="datetime64[ns]")})
+    day = pd.Timestamp(scores["snapshot_date"].max()).date()
+    targets = select_targets(scores, values, _contact_state(warehouse), contacts, policy, day, ranking="risk")
+    return int(targets["decision"].isin(REACHABLE).sum())
+
+
+def _benchmark_policy(folder: Path, budget: float | None) -> Path:
     """The shipped retention policy with a budget per campaign and capacity that the budget binds first."""
     import yaml
 
@@ -313,15 +333,19 @@ def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, fl
     return out
 
 
-def closed_loop(data: Path, customers: int, months: int, budget: float, seed: int) -> pd.DataFrame:
-    """``months`` monthly periods of the real pipeline deciding with this issue's policy; see the module doc."""
+def closed_loop(
+    data: Path, customers: int, months: int, budget_share: float, seed: int
+) -> tuple[pd.DataFrame, float]:
+    """``months`` monthly periods of the real pipeline deciding with this issue's policy; see the module doc.
+    The monthly budget is ``budget_share`` of what contacting every reachable customer of the first month with
+    the risk-only playbook would cost. Returns the table per month and the budget."""
     import dagster as dg
 
     from churn_platform.simulate.config import SimulationConfig
     from churn_platform.simulate.engine import simulate
 
     data.mkdir(parents=True, exist_ok=True)
-    policy_path = _benchmark_policy(data, budget)
+    policy_path = _benchmark_policy(data, None)
     _env(data, policy_path, customers)
     from churn_platform.lib.environment import prepare_dagster_home, quiet_telemetry
     from churn_platform.settings import get_settings
@@ -346,6 +370,14 @@ def closed_loop(data: Path, customers: int, months: int, budget: float, seed: in
     meta = data / "ground_truth" / "state" / "meta.json"
     if not (data / "warehouse.duckdb").exists():
         _run(everything - skip, "period 0: ingest, marts, training, scores, reasons, value")
+    from churn_platform.lib.retention.policy import load_retention_policy
+
+    one = next(pb for pb in load_retention_policy(policy_path).playbooks if pb.name == "re-engage")
+    unit = load_retention_policy(policy_path).interventions[one.intervention].cost
+    reachable = reachable_customers(settings.warehouse, policy_path)
+    budget = round(budget_share * reachable * unit, -2)
+    _benchmark_policy(data, budget)
+    print(f"{reachable:,} reachable customers: budget {budget:,.0f} per month", file=sys.stderr)
     for m in range(months):
         state = json.loads(meta.read_text())
         start = dt.date.fromisoformat(state["start"])
@@ -363,7 +395,7 @@ def closed_loop(data: Path, customers: int, months: int, budget: float, seed: in
         row = {"month": m + 1, "snapshot": str(snapshot), **evaluate_month(data, snapshot, budget)}
         results.append(row)
         print(f"  {row}", file=sys.stderr)
-    return pd.DataFrame(results)
+    return pd.DataFrame(results), budget
 
 
 # ------------------------------------------------------------------------------------------- main
@@ -375,7 +407,10 @@ def main() -> None:
     parser.add_argument("--campaign-size", type=int, default=4000)
     parser.add_argument("--customers", type=int, default=60_000)
     parser.add_argument("--months", type=int, default=6)
-    parser.add_argument("--budget", type=float, default=30_000.0, help="offer spend per monthly campaign")
+    parser.add_argument(
+        "--budget-share", type=float, default=0.3,
+        help="monthly offer budget as a share of contacting every reachable customer with the risk-only playbook",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, default=None, help="data folder of the closed loop (reused)")
     parser.add_argument("--skip-loop", action="store_true")
@@ -417,10 +452,11 @@ def main() -> None:
     if not args.skip_loop:
         loop_dir = data / "loop"
         started = time.perf_counter()
-        table = closed_loop(loop_dir, args.customers, args.months, args.budget, args.seed)
+        table, budget = closed_loop(loop_dir, args.customers, args.months, args.budget_share, args.seed)
         seconds = time.perf_counter() - started
         print(f"\n3. True net value over {args.months} months, {args.customers:,} customers, budget "
-              f"{args.budget:,.0f} per month ({seconds / 60:.0f} min; data in {loop_dir})")  # fmt: skip
+              f"{budget:,.0f} per month ({args.budget_share:.0%} of contacting every reachable customer; "
+              f"{seconds / 60:.0f} min; data in {loop_dir})")  # fmt: skip
         cols = ["month", "snapshot", "reachable", "risk_only", "policy", "feature_oracle", "oracle",
                 "policy_spent", "policy_contacts", "risk_only_contacts", "oracle_contacts"]  # fmt: skip
         print(table[cols].round(0).to_string(index=False))

@@ -23,6 +23,7 @@ Nothing here knows a company: outcomes, covariates and weights are plain arrays.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -197,8 +198,10 @@ def estimate_effect(
         if np.ptp(centred[t]) > 1e-12 and np.ptp(centred[~t]) > 1e-12:
             columns += [centred, centred * t]
     design = np.column_stack(columns)
-    fit = WLS(y, design, weights=w).fit(cov_type="HC2")
-    coef, se = -float(fit.params[1]), float(fit.bse[1])
+    with warnings.catch_warnings():  # a group of identical outcomes has leverage 1: its HC2 error is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fit = WLS(y, design, weights=w).fit(cov_type="HC2")
+        coef, se = -float(fit.params[1]), float(fit.bse[1])
     if not np.isfinite(se):
         return _nan_estimate(n_t, n_c)
     z = float(norm.ppf(1 - alpha / 2))

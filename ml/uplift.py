@@ -8,8 +8,9 @@ intervention is the churn it is expected to avoid, P(churn | control, x) - P(chu
 No single customer's effect is ever observed, so the model is judged on held-out customers with the Qini
 coefficient per intervention (control and that arm), pooled over arms, against the same model with its scores
 shuffled (random allocation): it ``beats_random`` when its pooled Qini exceeds the 95th percentile of 200
-shuffles. Only then does the platform rank by it (the MLflow alias ``champion`` of the registered model);
-until then it ranks by the posterior of each arm's effect per context cell (:mod:`ml.bandit`).
+shuffles. The posterior the platform otherwise ranks by (:mod:`ml.bandit`) orders customers within a context
+cell by their churn probability, so the model must also beat that ranking's Qini (``baseline``) on the same
+customers; only then does the platform rank by it (the MLflow alias ``champion`` of the registered model).
 
 The model is logged as an MLflow pyfunc from code (``ml/uplift_pyfunc.py``; the CatBoost models in CatBoost's own
 format as artifacts, nothing pickled) and registered; :func:`load_uplift` loads it by alias.
@@ -83,7 +84,8 @@ class MultiArmUplift:
 
     @property
     def beats_random(self) -> bool:
-        return bool(self.metrics.get("beats_random", 0.0))
+        """Better than random allocation, and than ranking by the churn probability, on held-out Qini."""
+        return bool(self.metrics.get("beats_random", 0.0)) and bool(self.metrics.get("beats_baseline", 1.0))
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``p_<arm>`` (churn probability under each arm) and ``uplift_<intervention>`` (absolute reduction of
@@ -114,13 +116,15 @@ def fit_multiarm_uplift(
     holdout: float = 0.3,
     seed: int = 42,
     shuffles: int = 200,
+    baseline: str | None = "churn_probability",
 ) -> MultiArmUplift:
     """Fit and judge the T-learner.
 
     ``history``: the ``spec`` columns plus ``arm`` (``control`` or an intervention), ``churned`` (bool) and
     ``assignment_probability`` (of the logged arm, in (0, 1]); one row per measured decision. An arm with
     fewer than ``min_per_arm`` customers or ``min_churned`` churners is skipped (named in ``skipped``); without
-    control or any intervention nothing is fitted. Raises ValueError when a required column is missing.
+    control or any intervention nothing is fitted. ``baseline``: a column whose ranking the model must beat
+    as well (None: only random allocation). Raises ValueError when a required column is missing.
     """
     missing = [c for c in (ARM_COLUMN, "churned", "assignment_probability") if c not in history.columns]
     if missing:
@@ -146,7 +150,7 @@ def fit_multiarm_uplift(
         return model
     held = data[test]
     predicted = model.predict(held)
-    qinis, sizes, shuffled = [], [], np.zeros(shuffles)
+    qinis, sizes, shuffled, baseline_qinis = [], [], np.zeros(shuffles), []
     perm_rng = np.random.default_rng(seed + 1)
     for arm in model.interventions:
         rows = held[ARM_COLUMN].isin([arm, CONTROL]).to_numpy()
@@ -160,6 +164,9 @@ def fit_multiarm_uplift(
         model.metrics[f"{arm}.mean_uplift"] = float(score.mean())
         qinis.append(q)
         sizes.append(int(rows.sum()))
+        if baseline is not None and baseline in held.columns:
+            base = held[baseline].astype(float).to_numpy()[rows]
+            baseline_qinis.append(qini_coefficient(retained, is_arm, base)[0])
         for s in range(shuffles):
             shuffled[s] += rows.sum() * qini_coefficient(retained, is_arm, perm_rng.permutation(score))[0]
     if not qinis:
@@ -172,6 +179,14 @@ def fit_multiarm_uplift(
             "qini": pooled,
             "random_qini_95": random_q95,
             "beats_random": float(pooled > random_q95),
+            **(
+                {
+                    "baseline_qini": float(np.average(baseline_qinis, weights=sizes)),
+                    "beats_baseline": float(pooled > np.average(baseline_qinis, weights=sizes)),
+                }
+                if len(baseline_qinis) == len(qinis)
+                else {}
+            ),
             "train_rows": float((~test).sum()),
             "test_rows": float(test.sum()),
         }

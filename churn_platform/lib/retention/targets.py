@@ -270,7 +270,7 @@ def select_targets(
         treat, arm_share[pick, drawn], np.where(measured, p_control, np.nan)
     )
     frame["arm_probabilities"] = [
-        json.dumps({a: round(float(arm_share[i, j]), 6) for j, a in enumerate(arms) if within[i, j] > 0})
+        json.dumps({a: float(arm_share[i, j]) for j, a in enumerate(arms) if within[i, j] > 0})
         if measured[i]
         else None
         for i in range(n)
