@@ -138,7 +138,9 @@ def coverage_study(pool: pd.DataFrame, campaigns: int, size: int, seed: int) -> 
                     "raw": row["save_rate"],
                     "raw_covered": row["save_rate_low"] <= target <= row["save_rate_high"],
                     "adjusted": row["save_rate_adjusted"],
-                    "adjusted_covered": row["save_rate_adjusted_low"] <= target <= row["save_rate_adjusted_high"],
+                    "adjusted_covered": row["save_rate_adjusted_low"]
+                    <= target
+                    <= row["save_rate_adjusted_high"],
                     "width_raw": row["save_rate_high"] - row["save_rate_low"],
                     "width_adjusted": row["save_rate_adjusted_high"] - row["save_rate_adjusted_low"],
                 }
@@ -208,7 +210,9 @@ def reachable_customers(warehouse: Path, policy_path: Path) -> int:
     policy = load_retention_policy(policy_path).model_copy(update={"budget": None})
     scores = read_table(warehouse, "select * from ml.churn_scores")
     values = read_table(warehouse, "select * from ml.customer_value")
-    contacts = pd.DataFrame({"customer_id": pd.Series(dtype=str), "last_contacted_on": pd.Series(dtype="datetime64[ns]")})
+    contacts = pd.DataFrame(
+        {"customer_id": pd.Series(dtype=str), "last_contacted_on": pd.Series(dtype="datetime64[ns]")}
+    )
     day = pd.Timestamp(scores["snapshot_date"].max()).date()
     targets = select_targets(scores, values, _contact_state(warehouse), contacts, policy, day, ranking="risk")
     return int(targets["decision"].isin(REACHABLE).sum())
@@ -279,7 +283,9 @@ def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, fl
     )
     truth = pd.read_parquet(data / "ground_truth" / "monthly" / f"{snapshot}.parquet")
     effects = pd.read_parquet(data / "ground_truth" / "customers.parquet")
-    state = pd.read_parquet(data / "ground_truth" / "state" / "customers.parquet", columns=["mrr", "plan", "segment"])
+    state = pd.read_parquet(
+        data / "ground_truth" / "state" / "customers.parquet", columns=["mrr", "plan", "segment"]
+    )
     effects = effects.assign(**{f"true_{c}": state[c].to_numpy()[: len(effects)] for c in state.columns})
     reachable = decisions[
         decisions["decision"].isin(["treat", "control", "holdout", "negative_value", "over_capacity"])
@@ -328,7 +334,9 @@ def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, fl
     mean_tau = groups.transform("mean").to_numpy()
     expected = p0[:, None] * mean_tau * v[:, None] - costs[None, :]
     best = expected.argmax(axis=1)
-    chosen = _value_selection(pool, expected.max(axis=1), np.array(INTERVENTIONS, dtype=object)[best], spend, cost)
+    chosen = _value_selection(
+        pool, expected.max(axis=1), np.array(INTERVENTIONS, dtype=object)[best], spend, cost
+    )
     out["feature_oracle"] = float(true_net[np.arange(len(pool)), best][chosen].sum())
     return out
 
@@ -402,7 +410,9 @@ def closed_loop(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--campaigns", type=int, default=400)
     parser.add_argument("--campaign-size", type=int, default=4000)
     parser.add_argument("--customers", type=int, default=60_000)

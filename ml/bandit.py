@@ -129,11 +129,11 @@ def posterior(
     centre = np.empty((len(all_cells), len(names)))
     by_cell: dict[Hashable, pd.DataFrame] = dict(iter(ev.groupby("cell"))) if not ev.empty else {}
     for i, cell in enumerate(all_cells):
-        rows = by_cell.get(cell)
+        in_cell = by_cell.get(cell)
         for j, name in enumerate(names):
             shape, rate = pooled_shape[name], pooled_rate[name]
             if cell != Posterior.POOLED:
-                mine = rows[rows["arm"] == name] if rows is not None else None
+                mine = in_cell[in_cell["arm"] == name] if in_cell is not None else None
                 pooled = shape / rate
                 shape = strength * pooled + (float(mine["churned"].sum()) if mine is not None else 0.0)
                 rate = strength + (float(mine["expected"].sum()) if mine is not None else 0.0)
@@ -178,7 +178,7 @@ def thompson_probabilities(
 
 def greedy_probabilities(value: np.ndarray, eligible: np.ndarray, floor: float) -> np.ndarray:
     """The best eligible arm by ``value`` gets ``1 - (m - 1) x floor``, every other eligible arm ``floor``."""
-    n, k = eligible.shape
+    n, _k = eligible.shape
     masked = np.where(eligible, value, -np.inf)
     best = masked.argmax(axis=1)
     m = eligible.sum(axis=1)

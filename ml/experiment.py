@@ -134,7 +134,7 @@ def weeks_to_detect(
 
     if enough(0.0):
         return 0.0
-    if treated_per_week <= 0 and control_per_week <= 0 or not enough(max_weeks):
+    if (treated_per_week <= 0 and control_per_week <= 0) or not enough(max_weeks):
         return float("inf")
     low, high = 0.0, max_weeks
     while high - low > 0.05:

@@ -152,23 +152,24 @@ def fit_multiarm_uplift(
     predicted = model.predict(held)
     qinis, sizes, shuffled, baseline_qinis = [], [], np.zeros(shuffles), []
     perm_rng = np.random.default_rng(seed + 1)
+    arm_of = held[ARM_COLUMN].to_numpy()
     for arm in model.interventions:
-        rows = held[ARM_COLUMN].isin([arm, CONTROL]).to_numpy()
-        if rows.sum() < 20 or not (held[ARM_COLUMN][rows] == arm).any():
+        pair = np.isin(arm_of, [arm, CONTROL])
+        if pair.sum() < 20 or not (arm_of[pair] == arm).any():
             continue
-        retained = 1 - y_all[test][rows]
-        is_arm = (held[ARM_COLUMN][rows] == arm).to_numpy()
-        score = predicted[f"uplift_{arm}"].to_numpy()[rows]
+        retained = 1 - y_all[test][pair]
+        is_arm = arm_of[pair] == arm
+        score = predicted[f"uplift_{arm}"].to_numpy()[pair]
         q, auuc = qini_coefficient(retained, is_arm, score)
         model.metrics[f"{arm}.qini"], model.metrics[f"{arm}.auuc"] = q, auuc
         model.metrics[f"{arm}.mean_uplift"] = float(score.mean())
         qinis.append(q)
-        sizes.append(int(rows.sum()))
+        sizes.append(int(pair.sum()))
         if baseline is not None and baseline in held.columns:
-            base = held[baseline].astype(float).to_numpy()[rows]
+            base = held[baseline].astype(float).to_numpy()[pair]
             baseline_qinis.append(qini_coefficient(retained, is_arm, base)[0])
         for s in range(shuffles):
-            shuffled[s] += rows.sum() * qini_coefficient(retained, is_arm, perm_rng.permutation(score))[0]
+            shuffled[s] += pair.sum() * qini_coefficient(retained, is_arm, perm_rng.permutation(score))[0]
     if not qinis:
         model.metrics["beats_random"] = 0.0
         return model
@@ -237,7 +238,9 @@ def log_uplift_model(
     example = widen_to_float(model.spec.check(input_example.head(5)))
     with mlflow.start_run(run_name="uplift-t-learner") as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tags({"model_family": "catboost_t_learner", "git_commit": git_commit()})
-        mlflow.log_params({"arms": ",".join(model.models), **{k: str(v)[:250] for k, v in (params or {}).items()}})
+        mlflow.log_params(
+            {"arms": ",".join(model.models), **{k: str(v)[:250] for k, v in (params or {}).items()}}
+        )
         mlflow.log_metrics({k: float(v) for k, v in model.metrics.items() if np.isfinite(v)})
         artifacts = {}
         for arm, booster in model.models.items():

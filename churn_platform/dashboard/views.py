@@ -213,11 +213,16 @@ def campaign_effects(outcomes: pd.DataFrame, dimension: str = "playbook") -> pd.
 NOT_MEASURABLE = "not yet measurable"
 
 
-def _finite(value: Any) -> bool:
+def _number(value: Any) -> float:
+    """A float, or NaN for anything that is not a number."""
     try:
-        return math.isfinite(float(value))
+        return float(value)
     except (TypeError, ValueError):
-        return False
+        return float("nan")
+
+
+def _finite(value: Any) -> bool:
+    return math.isfinite(_number(value))
 
 
 def points(value: Any) -> str:
@@ -225,24 +230,24 @@ def points(value: Any) -> str:
     return f"{float(value) * 100:+.1f} pts" if _finite(value) else "n/a"
 
 
-def effect_text(row: Mapping[str, Any], prefix: str = "save_rate_adjusted") -> str:
+def effect_text(row: Mapping[Any, Any], prefix: str = "save_rate_adjusted") -> str:
     """``+2.1 pts (-0.8 to +5.0)``: an estimate with its 95% interval."""
-    effect, low, high = row.get(prefix), row.get(f"{prefix}_low"), row.get(f"{prefix}_high")
-    if not _finite(effect):
+    effect, low, high = (_number(row.get(k)) for k in (prefix, f"{prefix}_low", f"{prefix}_high"))
+    if not math.isfinite(effect):
         return "n/a"
-    if not (_finite(low) and _finite(high)):
+    if not (math.isfinite(low) and math.isfinite(high)):
         return points(effect)
-    return f"{points(effect)} ({float(low) * 100:+.1f} to {float(high) * 100:+.1f})"
+    return f"{points(effect)} ({low * 100:+.1f} to {high * 100:+.1f})"
 
 
-def roi_text(row: Mapping[str, Any]) -> str:
+def roi_text(row: Mapping[Any, Any]) -> str:
     """ROI with its interval, or ``not yet measurable`` while the save rate's interval spans zero: an ROI
     computed from a point estimate that chance cannot be told from says nothing."""
-    if row.get("verdict", NOT_MEASURABLE) == NOT_MEASURABLE or not _finite(row.get("roi")):
+    roi, low, high = (_number(row.get(k)) for k in ("roi", "roi_low", "roi_high"))
+    if row.get("verdict", NOT_MEASURABLE) == NOT_MEASURABLE or not math.isfinite(roi):
         return NOT_MEASURABLE
-    low, high = row.get("roi_low"), row.get("roi_high")
-    interval = f" ({float(low):+.0%} to {float(high):+.0%})" if _finite(low) and _finite(high) else ""
-    return f"{float(row['roi']):+.0%}{interval}"
+    interval = f" ({low:+.0%} to {high:+.0%})" if math.isfinite(low) and math.isfinite(high) else ""
+    return f"{roi:+.0%}{interval}"
 
 
 def weeks_text(weeks: Any) -> str:
@@ -254,7 +259,7 @@ def weeks_text(weeks: Any) -> str:
     return f"about {math.ceil(float(weeks))} more weeks"
 
 
-def playbook_summary(effects: pd.DataFrame, arm: str = "all") -> pd.DataFrame:
+def playbook_summary(effects: pd.DataFrame, arm: str | None = "all") -> pd.DataFrame:
     """One display row per playbook (``arm`` all) or per playbook and arm (``arm`` None): every wave pooled.
 
     Columns: playbook, arm, treated, control, save rate (CUPED-adjusted, with interval), raw save rate, MDE,

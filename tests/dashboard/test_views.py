@@ -191,7 +191,8 @@ def test_playbook_summary_and_the_raw_and_adjusted_estimates() -> None:
     arms = views.playbook_summary(effects(), arm=None)
     assert list(arms["arm"]) == ["discount", "training"]
     long = views.effects_long(effects()[effects()["arm"] != "all"])
-    assert len(long) == 4 and set(long["estimate"]) == {"raw", "CUPED-adjusted"}
+    assert len(long) == 4
+    assert set(long["estimate"]) == {"raw", "CUPED-adjusted"}
     training = long[(long["arm"] == "training") & (long["estimate"] == "CUPED-adjusted")].iloc[0]
     assert training["error_plus"] == pytest.approx(0.038)
     assert training["error_minus"] == pytest.approx(0.038)

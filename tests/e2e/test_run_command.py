@@ -163,8 +163,13 @@ def _screenshots(
         (
             "dashboard-campaigns",
             f"{dashboard}/campaigns",
-            ["Campaign effectiveness", "Playbooks, every measured wave pooled", "MDE",
-             "Allocation between interventions", *playbooks["playbook"].head(3)],
+            [
+                "Campaign effectiveness",
+                "Playbooks, every measured wave pooled",
+                "MDE",
+                "Allocation between interventions",
+                *playbooks["playbook"].head(3),
+            ],
         ),
         ("dashboard-model-health", f"{dashboard}/model_health", ["Model health", f"{champion}"]),
         (

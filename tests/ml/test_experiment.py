@@ -39,7 +39,8 @@ def test_unequal_groups_and_the_control_a_design_needs() -> None:
     assert control == math.ceil(treated * 0.25)
     assert treated > sample_size(0.2, 0.03)[0]
     needed = control_needed(0.2, 0.03, n_treated=treated)
-    assert needed is not None and abs(needed - control) <= 2
+    assert needed is not None
+    assert abs(needed - control) <= 2
     # with too few treated no control group is large enough
     assert control_needed(0.2, 0.03, n_treated=500) is None
     assert power_at(0.2, 0.03, treated, needed) >= 0.8

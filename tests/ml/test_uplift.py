@@ -64,10 +64,15 @@ def test_t_learner_ranks_the_persuadable_first_per_intervention() -> None:
     predicted = model.predict(data)
     for arm in ("training", "success_call"):
         truly = data[f"true_{arm}"] > 0
-        assert predicted.loc[truly, f"uplift_{arm}"].mean() > predicted.loc[~truly, f"uplift_{arm}"].mean() + 0.1
+        assert (
+            predicted.loc[truly, f"uplift_{arm}"].mean() > predicted.loc[~truly, f"uplift_{arm}"].mean() + 0.1
+        )
     # the right intervention for the right customer
     enterprise_calm = (data["segment"] == "enterprise") & (data["usage_decline"] < 0)
-    assert (predicted.loc[enterprise_calm, "uplift_success_call"] > predicted.loc[enterprise_calm, "uplift_training"]).mean() > 0.8
+    assert (
+        predicted.loc[enterprise_calm, "uplift_success_call"]
+        > predicted.loc[enterprise_calm, "uplift_training"]
+    ).mean() > 0.8
 
 
 def test_qini_of_a_random_ranking_is_near_zero_and_of_the_truth_positive() -> None:
@@ -105,7 +110,8 @@ def test_the_uplift_model_is_registered_and_loads_from_mlflow_by_alias(tmp_path:
     with quiet_mlflow():
         run_id, version = log_uplift_model(model, "uplift_model", data, {"rows": len(data)})
         loaded = load_uplift("uplift_model", UPLIFT_ALIAS)
-    assert version == "1" and run_id
+    assert version == "1"
+    assert run_id
     assert loaded is not None
     assert sorted(loaded.models) == sorted(model.models)
     pd.testing.assert_frame_equal(loaded.predict(data.head(50)), model.predict(data.head(50)))

@@ -33,7 +33,9 @@ def test_assignment_probabilities_are_logged_and_reproducible() -> None:
     measured = targets[targets["decision"].isin(MEASURED)]
     assert len(measured) > 1000
     assert (measured["allocation"] == "thompson").all()
-    p_control = policy.experiment.global_holdout + (1 - policy.experiment.global_holdout) * policy.control_share
+    p_control = (
+        policy.experiment.global_holdout + (1 - policy.experiment.global_holdout) * policy.control_share
+    )
     assert np.allclose(measured["control_probability"], p_control)
     arms = [json.loads(a) for a in measured["arm_probabilities"]]
     assert np.allclose([sum(a.values()) + p_control for a in arms], 1.0, atol=1e-5)
@@ -42,7 +44,8 @@ def test_assignment_probabilities_are_logged_and_reproducible() -> None:
             assert row["assignment_probability"] == offered[row["arm"]]
             assert offered[row["arm"]] >= policy.allocation.floor * (1 - p_control) - 1e-6
         else:
-            assert row["arm"] == "control" and row["assignment_probability"] == p_control
+            assert row["arm"] == "control"
+            assert row["assignment_probability"] == p_control
     # each arm is reproduced from the logged probabilities and the customer's seeded draw
     treated = measured[measured["decision"] == "treat"]
     u = stable_uniform(treated["customer_id"], "arm", policy.allocation.seed, DAY)
@@ -52,7 +55,9 @@ def test_assignment_probabilities_are_logged_and_reproducible() -> None:
         cumulative = np.cumsum([offered[a] / (1 - p_control) for a in names])
         assert names[min(int((draw >= cumulative).sum()), len(names) - 1)] == row["arm"]
     # and the arms were drawn with those probabilities: counts match their sums
-    given_treat = pd.DataFrame([json.loads(a) for a in treated["arm_probabilities"]]).fillna(0) / (1 - p_control)
+    given_treat = pd.DataFrame([json.loads(a) for a in treated["arm_probabilities"]]).fillna(0) / (
+        1 - p_control
+    )
     expected, observed = given_treat.sum(), treated["arm"].value_counts()
     for arm, mean in expected.items():
         sd = np.sqrt((given_treat[arm] * (1 - given_treat[arm])).sum())
@@ -67,7 +72,9 @@ def test_nobody_with_a_negative_expected_value_is_contacted() -> None:
     uplift = pd.DataFrame({"customer_id": scores["customer_id"]})
     for arm in policy.arm_names:
         uplift[f"uplift_{arm}"] = np.select(
-            [kind == "sleeping_dog", kind == "weak"], [-0.05, 0.0005], default=rng.uniform(0.02, 0.2, len(kind))
+            [kind == "sleeping_dog", kind == "weak"],
+            [-0.05, 0.0005],
+            default=rng.uniform(0.02, 0.2, len(kind)),
         )
     targets = select_targets(scores, values, customers, contacts, policy, DAY, uplift=uplift)
     frame = targets.merge(uplift, on="customer_id").assign(kind=lambda d: d["customer_id"].map(
@@ -82,7 +89,9 @@ def test_nobody_with_a_negative_expected_value_is_contacted() -> None:
     )).all()  # fmt: skip
     costs = {a: policy.interventions[a].cost for a in policy.arm_names}
     for row in measured.to_dict("records"):
-        for arm in json.loads(row["arm_probabilities"]):  # every arm a customer could draw pays in expectation
+        for arm in json.loads(
+            row["arm_probabilities"]
+        ):  # every arm a customer could draw pays in expectation
             assert row[f"uplift_{arm}"] * row["customer_value"] - costs[arm] > 0
     assert (measured.loc[measured["decision"] == "treat", "expected_net_value"] > 0).all()
 
@@ -109,8 +118,12 @@ def _history(policy: RetentionPolicy, n: int = 30_000, seed: int = 5) -> pd.Data
     p = rng.uniform(0.1, 0.5, n)
     arm = rng.choice(["control", *policy.arm_names], n)
     churned = rng.random(n) < np.where(arm == "training", p * 0.5, p)
-    factor = rng.choice(["low_usage", "support_trouble", "billing_trouble", "low_nps", "onboarding", "other"], n)
-    return pd.DataFrame({"factor": factor, "segment": "all", "arm": arm, "churned": churned, "churn_probability": p})
+    factor = rng.choice(
+        ["low_usage", "support_trouble", "billing_trouble", "low_nps", "onboarding", "other"], n
+    )
+    return pd.DataFrame(
+        {"factor": factor, "segment": "all", "arm": arm, "churned": churned, "churn_probability": p}
+    )
 
 
 def test_allocation_moves_towards_the_arm_that_works() -> None:
@@ -141,9 +154,10 @@ def test_the_budget_caps_the_expected_spend_and_control_costs_nothing() -> None:
     assert (targets["decision"] == "over_capacity").any()
     entered = targets[targets["decision"].isin(MEASURED)]
     left_out = targets[targets["decision"] == "over_capacity"]
-    assert entered["expected_net_value"].min() >= left_out["expected_net_value"].max() - 1e-9 or (
-        left_out["expected_net_value"] > 0
-    ).all(), "the best expected values enter first"
+    assert (
+        entered["expected_net_value"].min() >= left_out["expected_net_value"].max() - 1e-9
+        or (left_out["expected_net_value"] > 0).all()
+    ), "the best expected values enter first"
 
 
 def test_risk_ranking_keeps_the_playbooks_default_arm() -> None:

@@ -42,7 +42,9 @@ def _campaign(n: int, snapshot: str, seed: int, training_share: float) -> pd.Dat
             "control_probability": p_control,
             "assignment_probability": np.where(decision == "treat", arm_probability, p_control),
             "arm_probabilities": [
-                json.dumps({"training": float((1 - p_control) * s), "discount": float((1 - p_control) * (1 - s))})
+                json.dumps(
+                    {"training": float((1 - p_control) * s), "discount": float((1 - p_control) * (1 - s))}
+                )
                 for s in share
             ],
             "churned": churned,
@@ -71,7 +73,8 @@ def test_each_arm_is_measured_against_control_and_the_global_holdout() -> None:
     assert discount["roi"] < 0, "a cost and no effect: the ROI estimate is negative ..."
     # ... and the platform says it cannot tell yet rather than printing that number
     assert set(out["dimension"]) == {"overall", "playbook", "intervention", "risk_tier", "value_band"}
-    assert (out["mde"] > 0).all() and out["power"].between(0, 1).all()
+    assert (out["mde"] > 0).all()
+    assert out["power"].between(0, 1).all()
 
 
 def test_weights_undo_the_allocation_that_gave_riskier_customers_training_more_often() -> None:
@@ -137,5 +140,6 @@ def test_decisions_logged_before_arms_still_measure() -> None:
     overall = out[out["dimension"] == "overall"].iloc[0]
     assert overall["treated"] + overall["control"] == len(frame)
     assert overall["save_rate"] == pytest.approx(
-        old.loc[old["decision"] == "control", "churned"].mean() - old.loc[old["decision"] == "treat", "churned"].mean()
+        old.loc[old["decision"] == "control", "churned"].mean()
+        - old.loc[old["decision"] == "treat", "churned"].mean()
     )

@@ -117,7 +117,9 @@ def test_control_and_holdout_are_random_seeded_and_the_holdout_is_stable() -> No
     targets, _ = _decide(n=8000)
     policy = load_retention_policy(POLICY_FILE)
     chosen = targets[targets["decision"].isin(["treat", "control", "holdout"])]
-    expected = policy.experiment.global_holdout + (1 - policy.experiment.global_holdout) * policy.control_share
+    expected = (
+        policy.experiment.global_holdout + (1 - policy.experiment.global_holdout) * policy.control_share
+    )
     assert abs((chosen["decision"] != "treat").mean() - expected) < 0.03
     assert abs((chosen["decision"] == "holdout").mean() - policy.experiment.global_holdout) < 0.02
     again, _ = _decide(n=8000)
@@ -129,7 +131,9 @@ def test_control_and_holdout_are_random_seeded_and_the_holdout_is_stable() -> No
     later = select_targets(scores, values, customers, contacts, policy, DAY + dt.timedelta(days=31))
     held = set(targets.loc[targets["decision"] == "holdout", "customer_id"])
     held_later = set(later.loc[later["decision"] == "holdout", "customer_id"])
-    both = set(chosen["customer_id"]) & set(later.loc[later["decision"].isin(["treat", "control", "holdout"]), "customer_id"])
+    both = set(chosen["customer_id"]) & set(
+        later.loc[later["decision"].isin(["treat", "control", "holdout"]), "customer_id"]
+    )
     assert held & both == held_later & both
     assert held & both
 
@@ -209,9 +213,18 @@ def test_nobody_who_must_not_be_reached_is_ever_targeted(
         ),
         (lambda d: d["allocation"].update(floor=0.3), "allocation.floor: 0.3 x 4 arms exceeds 1"),
         (lambda d: d["allocation"].update(context=["weather"]), "unknown context column(s) ['weather']"),
-        (lambda d: d["allocation"].update(prior_effect={"free_pony": 0.1}), "unknown intervention(s) ['free_pony']"),
-        (lambda d: d["experiment"].update(minimum_effect=0), "minimum_effect: Input should be greater than 0"),
-        (lambda d: d["experiment"].update(global_holdout=0.6), "global_holdout: Input should be less than 0.5"),
+        (
+            lambda d: d["allocation"].update(prior_effect={"free_pony": 0.1}),
+            "unknown intervention(s) ['free_pony']",
+        ),
+        (
+            lambda d: d["experiment"].update(minimum_effect=0),
+            "minimum_effect: Input should be greater than 0",
+        ),
+        (
+            lambda d: d["experiment"].update(global_holdout=0.6),
+            "global_holdout: Input should be less than 0.5",
+        ),
         (
             lambda d: d["channels"]["sms"].update(quiet_hours={"start": "25:00", "end": "08:00"}),
             "quiet_hours.start",

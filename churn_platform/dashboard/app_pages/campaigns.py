@@ -43,16 +43,16 @@ if effects is not None and not effects.empty:
     for row in playbooks.to_dict("records"):
         with st.container(border=True):
             st.markdown(f"**{row['playbook']}** · {row['waves']} wave(s) · {row['verdict']}")
-            cols = st.columns(5)
-            cols[0].metric("Treated / control", f"{row['treated']:,.0f} / {row['control']:,.0f}")
-            cols[1].metric(
+            cards = st.columns(5)
+            cards[0].metric("Treated / control", f"{row['treated']:,.0f} / {row['control']:,.0f}")
+            cards[1].metric(
                 "Save rate (CUPED)",
                 views.points(row["save_rate_adjusted"]),
                 help=f"95% interval {views.effect_text(row)}; raw {views.effect_text(row, 'save_rate')}.",
             )
-            cols[2].metric("MDE", views.points(row["mde"]).replace("+", ""), help="80% power, two-sided 5%.")
-            cols[3].metric("ROI", views.roi_text(row))
-            cols[4].metric(
+            cards[2].metric("MDE", views.points(row["mde"]).replace("+", ""), help="80% power, two-sided 5%.")
+            cards[3].metric("ROI", views.roi_text(row))
+            cards[4].metric(
                 "Until the interval can exclude zero",
                 views.weeks_text(row["weeks_to_detect"]),
                 help=f"At the intake so far, for an effect of {views.points(row['minimum_effect'])} "
@@ -127,7 +127,9 @@ if nps is not None and not nps.empty:
 rates = data.load_table("response_rates")
 if rates is not None and not rates.empty:
     st.subheader("Message response rates")
-    st.caption("Shares of sent messages with each provider event, where the channel's provider reports events.")
+    st.caption(
+        "Shares of sent messages with each provider event, where the channel's provider reports events."
+    )
     st.dataframe(views.response_rates(rates), hide_index=True)
 
 if outcomes is not None and not outcomes.empty:
@@ -161,7 +163,12 @@ if outcomes is not None and not outcomes.empty:
         color="group",
         error_y="error_plus",
         error_y_minus="error_minus",
-        hover_data={"treated": ":,.0f", "control": ":,.0f", "save_rate_low": ":.1%", "save_rate_high": ":.1%"},
+        hover_data={
+            "treated": ":,.0f",
+            "control": ":,.0f",
+            "save_rate_low": ":.1%",
+            "save_rate_high": ":.1%",
+        },
         labels={"label": "campaign", "save_rate": "save rate vs control", "group": DIMENSIONS[dimension]},
         title="Save rate vs control per campaign (raw), with its 95% interval",
     )

@@ -144,7 +144,9 @@ def retention_targets(
             "control": dg.MetadataValue.int(int(counts.get("control", 0))),
             "holdout": dg.MetadataValue.int(int(counts.get("holdout", 0))),
             "allocation": allocation,
-            "design": dg.MetadataValue.md(design.round(4).to_markdown(index=False) if len(design) else "none"),
+            "design": dg.MetadataValue.md(
+                design.round(4).to_markdown(index=False) if len(design) else "none"
+            ),
             "decisions": dg.MetadataValue.md(
                 counts.to_frame("customers").to_markdown() if len(counts) else "none"
             ),

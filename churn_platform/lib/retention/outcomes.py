@@ -53,7 +53,12 @@ def _prepared(decisions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     frame["churned"] = frame["churned"].astype(bool)
     frame["treated"] = frame["decision"] == "treat"
     if "arm" not in frame.columns:  # decisions made before arms were logged
-        frame["arm"] = np.where(frame["treated"], frame.get("intervention"), CONTROL)
+        given = (
+            frame["intervention"]
+            if "intervention" in frame.columns
+            else pd.Series("treated", index=frame.index)
+        )
+        frame["arm"] = np.where(frame["treated"], given.astype(object), CONTROL)
     for column, default in (("assignment_probability", np.nan), ("control_probability", np.nan)):
         if column not in frame.columns:
             frame[column] = default
@@ -110,8 +115,9 @@ def _measure(group: pd.DataFrame, arm: str | None, design: ExperimentPolicy) -> 
     ct, cc = int(y[is_treated].sum()), int(y[~is_treated].sum())
     cost = float(part.loc[is_treated, "offer_cost"].sum())
     revenue, rev_low, rev_high = (lost.effect * nt, lost.low * nt, lost.high * nt)
-    baseline = raw.control_mean if 0 < raw.control_mean < 1 else float(np.nanmean(p)) if len(p) else np.nan
-    baseline = float(np.clip(baseline, 0.005, 0.995)) if baseline == baseline else 0.5
+    known = p[~np.isnan(p)]
+    baseline = raw.control_mean if 0 < raw.control_mean < 1 else float(known.mean()) if len(known) else 0.5
+    baseline = float(np.clip(baseline, 0.005, 0.995))
 
     def roi(amount: float) -> float:
         return (amount - cost) / cost if cost > 0 and not math.isnan(amount) else float("nan")
@@ -209,7 +215,7 @@ def playbook_effects(
         arms = [None, *sorted(set(group.loc[group["treated"], "arm"].dropna().astype(str)))]
         for arm in arms:
             measured = _measure(group, arm, design)
-            nt, nc = float(measured["treated"]), float(measured["control"])  # type: ignore[arg-type]
+            nt, nc = float(measured["treated"]), float(measured["control"])
             done = measured["verdict"] != NOT_MEASURABLE
             wait = 0.0 if done else weeks_to_detect(
                 float(measured["baseline_churn_rate"]), design.minimum_effect, nt, nc, nt / weeks, nc / weeks,

@@ -18,7 +18,6 @@ import pandas as pd
 from churn_platform.lib.delivery.core import Channel
 from churn_platform.lib.delivery.templates import MessageTemplates
 from churn_platform.lib.ml_pipeline import read_table
-from churn_platform.lib.warehouse import connect as connect_warehouse
 from churn_platform.lib.retention.delivery import (
     DeliveryReport,
     deliver_pending,
@@ -28,6 +27,7 @@ from churn_platform.lib.retention.delivery import (
 from churn_platform.lib.retention.outcomes import campaign_outcomes, playbook_effects
 from churn_platform.lib.retention.policy import RetentionPolicy
 from churn_platform.lib.retention.targets import Ranking, select_targets
+from churn_platform.lib.warehouse import connect as connect_warehouse
 
 DECISION_COLUMNS = [
     "customer_id", "snapshot_date", "risk_tier", "churn_probability", "customer_value", "valuable", "factor",
@@ -65,7 +65,8 @@ def _contact_state(warehouse: Path) -> pd.DataFrame:
 
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
     ).fetchall()
     return bool(found[0][0])
 
@@ -128,7 +129,17 @@ def decide(
         ensure_ledger(con)
         contacts = _latest_contacts(con)
         targets = select_targets(
-            scores, values, customers, contacts, policy, decided_on, ranking, predicted, only, consent, history
+            scores,
+            values,
+            customers,
+            contacts,
+            policy,
+            decided_on,
+            ranking,
+            predicted,
+            only,
+            consent,
+            history,
         )
         new = targets[[c for c in DECISION_COLUMNS if c in targets.columns]]
         con.register("new_decisions", new)

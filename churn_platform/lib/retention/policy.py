@@ -209,7 +209,9 @@ class RetentionPolicy(_Strict):
     experiment: ExperimentPolicy = ExperimentPolicy()
     allocation: AllocationPolicy = AllocationPolicy()
     budget: float | None = Field(
-        default=None, gt=0, description="Most a campaign run may spend on offers (expected cost); none: no cap."
+        default=None,
+        gt=0,
+        description="Most a campaign run may spend on offers (expected cost); none: no cap.",
     )
 
     @field_validator("channels", mode="before")

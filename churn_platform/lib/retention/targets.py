@@ -72,10 +72,19 @@ def _consent(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
+def _where(mask: np.ndarray, values: np.ndarray, otherwise: np.ndarray | None = None) -> np.ndarray:
+    """``values`` where ``mask`` holds, else ``otherwise`` (default None), as an object array."""
+    out = np.full(len(mask), None, dtype=object) if otherwise is None else otherwise.astype(object).copy()
+    out[mask] = np.asarray(values, dtype=object)[mask]
+    return out
+
+
 def value_band(values: pd.Series) -> pd.Series:
     """low / mid / high thirds by value rank (robust to ties and to groups of one or two customers)."""
     share = values.fillna(0.0).rank(method="first", pct=True).to_numpy()
-    return pd.Series(np.where(share <= 1 / 3, "low", np.where(share <= 2 / 3, "mid", "high")), index=values.index)
+    return pd.Series(
+        np.where(share <= 1 / 3, "low", np.where(share <= 2 / 3, "mid", "high")), index=values.index
+    )
 
 
 def arm_posterior(
@@ -86,7 +95,11 @@ def arm_posterior(
     rules = policy.allocation
     context = list(rules.context)
     evidence = arm_evidence(history if history is not None else pd.DataFrame(), context)
-    cells = sorted({tuple(map(str, k)) for k in zip(*[frame[c] for c in context], strict=True)}) if context else []
+    cells = (
+        sorted({tuple(map(str, k)) for k in zip(*[frame[c] for c in context], strict=True)})
+        if context
+        else []
+    )
     rng = np.random.default_rng(_stable_seed(rules.seed, decided_on, "posterior"))
     arms = policy.arm_names
     return posterior(
@@ -191,7 +204,10 @@ def select_targets(
             allocation = "uplift_model"
             merged = frame[["customer_id"]].merge(uplift, on="customer_id", how="left")
             delta = np.column_stack(
-                [merged.get(f"uplift_{a}", pd.Series(np.nan, index=merged.index)).to_numpy(float) for a in arms]
+                [
+                    merged.get(f"uplift_{a}", pd.Series(np.nan, index=merged.index)).to_numpy(float)
+                    for a in arms
+                ]
             )
             delta = np.where(np.isnan(delta), p_churn[:, None] * post.mean()[cell], delta)
         else:
@@ -255,11 +271,12 @@ def select_targets(
 
     pick = np.arange(n)
     measured = np.isin(decision, ["treat", CONTROL, HOLDOUT])
-    frame["arm"] = np.where(treat, np.array(arms, dtype=object)[drawn], np.where(measured, CONTROL, None))
+    names = np.array(arms, dtype=object)
+    frame["arm"] = _where(treat, names[drawn], _where(measured, np.full(n, CONTROL, dtype=object)))
     has_arm = treat | (measured & eligible[pick, show])
-    frame["intervention"] = np.where(has_arm, np.array(arms, dtype=object)[show], None)
-    frame["channel"] = np.where(has_arm, arm_channel[pick, show], None)
-    frame["template"] = np.where(has_arm, arm_template[pick, show], None)
+    frame["intervention"] = _where(has_arm, names[show])
+    frame["channel"] = _where(has_arm, arm_channel[pick, show])
+    frame["template"] = _where(has_arm, arm_template[pick, show])
     frame["offer"] = [policy.interventions[a].offer_in() if a else None for a in frame["intervention"]]
     frame["offer_cost"] = np.where(treat, cost[show], 0.0)
     frame["expected_uplift"] = np.where(np.isnan(delta[pick, show]), np.nan, delta[pick, show])
@@ -275,7 +292,7 @@ def select_targets(
         else None
         for i in range(n)
     ]
-    frame["allocation"] = np.where(measured, allocation, None)
+    frame["allocation"] = _where(measured, np.full(n, allocation, dtype=object))
     frame["decision"] = decision
     frame["campaign_id"] = [
         f"{pd.Timestamp(s).date()}:{pb}" if pb else None
