@@ -270,6 +270,23 @@ def _value_selection(pool: pd.DataFrame, score: np.ndarray, kind: np.ndarray, bu
     return chosen
 
 
+def _best_selection(
+    pool: pd.DataFrame, net: np.ndarray, budget: float, cost: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The better (on ``net``, what the selector believes) of two greedy knapsack rules within the budget: by
+    net value, and by net value per cost, each with the arm of the highest net value. Returns (chosen, arm)."""
+    costs = np.array([cost[a] for a in INTERVENTIONS])
+    best = net.argmax(axis=1)
+    kinds = np.array(INTERVENTIONS, dtype=object)[best]
+    top = net[np.arange(len(pool)), best]
+    options = [
+        _value_selection(pool, top, kinds, budget, cost),
+        _value_selection(pool, np.where(top > 0, top / costs[best], 0.0), kinds, budget, cost),
+    ]
+    chosen = max(options, key=lambda c: float(top[c].sum()))
+    return chosen, best
+
+
 def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, float]:
     """True net value at ``snapshot`` of this policy's decisions, risk-only, the feature oracle and the oracle."""
     from churn_platform.lib.ml_pipeline import read_table
@@ -317,9 +334,7 @@ def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, fl
     out["risk_only_contacts"] = float(chosen.sum())
 
     # (c) the oracle: true probability and true effect of every intervention
-    best = true_net.argmax(axis=1)
-    kinds = np.array(INTERVENTIONS, dtype=object)[best]
-    chosen = _value_selection(pool, true_net.max(axis=1), kinds, spend, cost)
+    chosen, best = _best_selection(pool, true_net, spend, cost)
     out["oracle"] = float(true_net[np.arange(len(pool)), best][chosen].sum())
     out["oracle_contacts"] = float(chosen.sum())
 
@@ -347,11 +362,19 @@ def closed_loop(
     """``months`` monthly periods of the real pipeline deciding with this issue's policy; see the module doc.
     The monthly budget is ``budget_share`` of what contacting every reachable customer of the first month with
     the risk-only playbook would cost. Returns the table per month and the budget."""
+    import shutil
+
     import dagster as dg
 
     from churn_platform.simulate.config import SimulationConfig
     from churn_platform.simulate.engine import simulate
 
+    # period 0 (a year of history, training) is kept beside the loop and restored for a new run; at the same
+    # absolute path, since MLflow and Dagster record absolute locations
+    saved = data.with_name(data.name + ".period0")
+    if saved.exists():
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.copytree(saved, data, symlinks=True)
     data.mkdir(parents=True, exist_ok=True)
     policy_path = _benchmark_policy(data, None)
     _env(data, policy_path, customers)
@@ -378,6 +401,7 @@ def closed_loop(
     meta = data / "ground_truth" / "state" / "meta.json"
     if not (data / "warehouse.duckdb").exists():
         _run(everything - skip, "period 0: ingest, marts, training, scores, reasons, value")
+        shutil.copytree(data, saved, symlinks=True)
     from churn_platform.lib.retention.policy import load_retention_policy
 
     one = next(pb for pb in load_retention_policy(policy_path).playbooks if pb.name == "re-engage")

@@ -9,9 +9,10 @@ their playbook whose channel they consented to, expected net value = P(churn) x 
 the uplift comes from the registered uplift model (``uplift``) when it is the champion, else from the posterior
 of each arm's relative effect in the customer's context cell (:mod:`ml.bandit`). Arms with a negative expected
 value are never used; a customer with none positive is ``negative_value`` (this is how those whom contact puts
-off are left alone). Customers enter the campaign by their best expected value until the budget and each
-channel's capacity are spent (in expectation), and only then is the assignment drawn, so treated and control
-differ by the draw alone:
+off are left alone). Customers enter the campaign by their expected net value under the allocation (per unit
+of expected cost when the policy sets a budget: what a limited budget buys most of) until the budget and each
+channel's capacity are spent, and each entrant's assignment is drawn on entry, so treated and control differ
+by the draw alone:
 
 - ``holdout``: the standing global holdout, a stable seeded share of all customers no campaign contacts;
 - ``control``: the campaign's own control share;
@@ -216,7 +217,6 @@ def select_targets(
         net = delta * value[:, None] - cost[None, :]
         eligible = available & (net > 0)
         decision[(decision == "") & ~eligible.any(axis=1)] = "negative_value"
-        priority = np.where(eligible, net, -np.inf).max(axis=1)
 
     # assignment probabilities among the arms (given treatment)
     floor = policy.allocation.floor
@@ -232,6 +232,12 @@ def select_targets(
         )
     holdout_share = policy.experiment.global_holdout
     p_control = holdout_share + (1 - holdout_share) * policy.control_share
+    if ranking != "risk":
+        # expected net value of entering under this allocation; with a budget, per unit of expected cost
+        # (what a limited budget buys most of), else in money
+        value_in = (within * np.where(eligible, net, 0.0)).sum(axis=1)
+        cost_in = (within * cost[None, :]).sum(axis=1)
+        priority = value_in / np.maximum(cost_in, 1e-9) if policy.budget is not None else value_in
 
     # enter by priority and draw at once, while the budget and each channel's capacity last: a customer is
     # offered only the arms whose channel still has room and whose cost still fits, renormalised (the draws
@@ -273,7 +279,8 @@ def select_targets(
     measured = np.isin(decision, ["treat", CONTROL, HOLDOUT])
     names = np.array(arms, dtype=object)
     frame["arm"] = _where(treat, names[drawn], _where(measured, np.full(n, CONTROL, dtype=object)))
-    has_arm = treat | (measured & eligible[pick, show])
+    considered = measured | (decision == "over_capacity")  # the arm they were (or would have been) offered
+    has_arm = treat | (considered & eligible[pick, show])
     frame["intervention"] = _where(has_arm, names[show])
     frame["channel"] = _where(has_arm, arm_channel[pick, show])
     frame["template"] = _where(has_arm, arm_template[pick, show])
