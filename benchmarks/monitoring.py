@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 USAGE = [
-    "logins_30d",
-    "sessions_30d",
-    "feature_uses_30d",
+    "login_30d",
+    "session_30d",
+    "feature_use_30d",
     "session_seconds_30d",
     "events_30d",
-    "distinct_features_30d",
+    "active_days_30d",
 ]
 
 

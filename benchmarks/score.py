@@ -38,7 +38,14 @@ def _measure(data_dir: str, size: int, queue: mp.Queue) -> None:  # type: ignore
     import duckdb
     import numpy as np
 
-    from churn_platform.lib.ml_pipeline import read_table, score_customers, write_tables
+    from churn_platform.lib.ml_pipeline import (
+        SCORING_SQL,
+        read_table,
+        reason_wording,
+        score_customers,
+        write_tables,
+    )
+    from churn_platform.profile import active_profile
     from churn_platform.settings import get_settings
     from ml.explain import top_reasons
     from ml.policy import load_policy
@@ -69,17 +76,18 @@ def _measure(data_dir: str, size: int, queue: mp.Queue) -> None:  # type: ignore
     with quiet_mlflow():
         model = load_churn_model(champion.uri)
         explainer = load_churn_model(f"models:/{settings.model_name}@{EXPLAINER}")
-    frame = read_table(settings.warehouse, "select * from ml_scoring_set")
+    wording = reason_wording(active_profile())
+    frame = read_table(settings.warehouse, SCORING_SQL)
     started = time.perf_counter()
-    scores = score_frame(model, frame, policy, champion.version)
+    scores = score_frame(model, frame, policy, champion.version).scores
     score_s = time.perf_counter() - started
     to_explain = scores["risk_tier"].isin(policy.explain_tiers).to_numpy()
     started = time.perf_counter()
-    top_reasons(explainer, frame.loc[to_explain])
+    top_reasons(explainer, frame.loc[to_explain], wording=wording)
     explain_s = time.perf_counter() - started
     del frame, scores
     started = time.perf_counter()
-    outcome = score_customers(settings.warehouse, settings.model_name, policy)
+    outcome = score_customers(settings.warehouse, settings.model_name, policy, wording=wording)
     write_tables(settings.warehouse, {"ml.churn_scores": outcome.scores})
     asset_s = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

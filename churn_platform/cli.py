@@ -36,6 +36,13 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command()
 def simulate(
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="Company profile to simulate: saas, social, or a path to a profile YAML with a simulation: "
+            "section. Default: CHURN_COMPANY_PROFILE, else saas."
+        ),
+    ] = None,
     customers: Annotated[int, typer.Option(help="Accounts over the whole window.")] = 3000,
     start: Annotated[
         str, typer.Option(help="First month, YYYY-MM-DD (a first of the month).")
@@ -71,21 +78,21 @@ def simulate(
         ),
     ] = None,
 ) -> None:
-    """Simulate a subscription company: landing files in the data contract, plus the ground truth."""
+    """Simulate a company as its profile describes it: landing files in its data contract, plus the ground truth."""
     from pydantic import ValidationError
 
     from churn_platform.simulate.config import SimulationConfig
     from churn_platform.simulate.engine import simulate as run_simulation
+    from churn_platform.simulate.parameters import load_simulated_company
 
     settings = get_settings()
     landing = out / "landing" if out else settings.landing
     truth = out / "ground_truth" if out else settings.ground_truth
     default_ledger = settings.data_dir / "exports" / "send_ledger.parquet"
-    if force and advance_months is None:
-        for path in (landing, truth):
-            shutil.rmtree(path, ignore_errors=True)
     try:
+        company = load_simulated_company(profile)
         config = SimulationConfig(
+            profile=str(company.path),
             customers=customers,
             start=dt.date.fromisoformat(start),
             months=months,
@@ -99,6 +106,9 @@ def simulate(
         )
     except (ValidationError, ValueError) as exc:
         raise _fail(str(exc)) from exc
+    if force and advance_months is None:  # only once the request is known to be valid
+        for path in (landing, truth):
+            shutil.rmtree(path, ignore_errors=True)
     n_months = advance_months if advance_months is not None else months
     started = time.perf_counter()
     with Progress(
@@ -117,7 +127,7 @@ def simulate(
             summary = run_simulation(config, advance_months=advance_months, progress=tick)
         except (FileExistsError, FileNotFoundError, ValueError) as exc:
             raise _fail(str(exc)) from exc
-    table = Table(title=f"Simulated company ({time.perf_counter() - started:.1f} s)")
+    table = Table(title=f"Simulated company {company.name} ({time.perf_counter() - started:.1f} s)")
     table.add_column("source")
     table.add_column("rows", justify="right")
     for name, rows in sorted(summary.rows.items()):
@@ -125,7 +135,8 @@ def simulate(
     console.print(table)
     auc = f"{summary.oracle_auc:.3f}" if summary.oracle_auc is not None else "n/a"
     console.print(
-        f"customers {summary.customers_total:,} | monthly churn {summary.churn_rate:.1%} | oracle ROC-AUC {auc}\n"
+        f"customers {summary.customers_total:,} | monthly churn {summary.churn_rate:.1%} | reactivations "
+        f"{summary.reactivations:,} | oracle ROC-AUC {auc}\n"
         f"landing: {summary.landing}\nground truth (never read by the pipeline): {summary.ground_truth}"
     )
 
@@ -550,6 +561,7 @@ def ui(
 def _demo_simulation(settings: Settings, advance_months: int | None, drift: str = "none") -> None:
     """The demo company from the settings: created once, then advanced reading the send ledger."""
     simulate(
+        profile=None,
         customers=settings.demo_customers,
         start=settings.demo_start,
         months=settings.demo_months,
@@ -607,6 +619,7 @@ def demo(
         str, typer.Option(help="Behaviour shift in the month the demo advances: outage, price_rise or none.")
     ] = "outage",
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Stop after materializing.")] = False,
+    profile: ProfileOption = None,
 ) -> None:
     """The whole platform on its embedded defaults, two periods of the closed loop, then every view.
 
@@ -632,6 +645,10 @@ def demo(
     ):
         if value:
             os.environ[name] = str(value)
+    if profile:
+        os.environ["CHURN_COMPANY_PROFILE"] = profile  # every step and view of the demo runs on this company
+    company = _contract(None).profile
+    console.print(f"company profile: [bold]{company.name}[/] ({company.version})")
     if not os.environ.get("CHURN_ALERT_EMAILS") and not os.environ.get("CHURN_ALERT_WEBHOOK_URL"):
         # the demo's owning team reads its alerts in the outbox, beside the campaigns
         os.environ["CHURN_ALERT_EMAILS"] = DEMO_ALERT_EMAIL
@@ -644,6 +661,12 @@ def demo(
     )
     summary_file = settings.ground_truth / "summary.json"
     if summary_file.exists():
+        simulated = json.loads(summary_file.read_text()).get("profile", "saas")
+        if simulated != company.name:
+            raise _fail(
+                f"{settings.data_dir} holds the {simulated!r} company, not {company.name!r}: delete it, or point "
+                "CHURN_DATA_DIR at another folder for this company"
+            )
         console.print(f"demo company already simulated in {settings.data_dir} (delete it to start over)")
     else:
         _demo_simulation(settings, advance_months=None)

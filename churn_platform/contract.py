@@ -473,7 +473,7 @@ FILE_FORMATS = ("csv", "parquet")
 
 LANDING_LAYOUT = (
     "landing/<source>/<batch_date>/<source>_<batch_date>_part<NNNN>.<csv|parquet>, where <batch_date> is "
-    "the ISO date (YYYY-MM-DD) the batch was cut: it holds the rows that changed before that date."
+    "the ISO date (YYYY-MM-DD) the batch was cut: it holds the rows that changed up to the end of that day."
 )
 
 SEND_LEDGER_COLUMNS = (
@@ -514,6 +514,12 @@ def render_markdown(contract: Contract | None = None) -> str:
         "model at their value on each snapshot date; a date becomes years before the snapshot | none |",
         "| `sources` | whether `invoices`, `support_tickets` and `nps_responses` are delivered | all |",
         "| `currency` | ISO 4217 code of MRR and amounts | USD |",
+        "| `files` | CSV delimiter, decimal mark, quote, date and timestamp formats, per source if needed | "
+        "`,` and `.`, ISO 8601 |",
+        "| `exports` | how a system's own export maps onto a source (columns, values, formats, presets for "
+        "Stripe and Zendesk) | none |",
+        "| `connectors` | the company's application database (PostgreSQL) tables feeding sources | none |",
+        "| `contact` | the consent column of each channel, default language and time zone | |",
         "",
         "Values are matched ignoring case and surrounding spaces (`us` is `US`, ` Basic` is `basic`) and "
         "stored as the profile writes them.",
@@ -524,20 +530,53 @@ def render_markdown(contract: Contract | None = None) -> str:
         "",
         f"    {LANDING_LAYOUT}",
         "",
-        "Both CSV (UTF-8, comma-separated, header row, ISO dates and timestamps, `true`/`false` booleans, "
-        "empty field for null) and Parquet are accepted. Extra columns are ignored. Timestamps are UTC. "
-        "A batch may hold several part files. Files are ingested exactly once, identified by their content "
-        "hash; re-delivering the same file adds nothing. Identifiers are text everywhere: `000123` stays "
-        "`000123`, and UUIDs are welcome. A source the profile marks as not delivered is simply absent; a "
-        'header-only file of an optional source means "no rows".',
+        "Both CSV and Parquet are accepted. A batch may hold several part files. Files are ingested exactly "
+        "once, identified by their content hash; re-delivering the same file adds nothing. A source the profile "
+        'marks as not delivered is simply absent; a header-only file means "no rows". Extra columns are ignored.',
         "",
-        "Rules that apply to every source:",
+        "### Names",
+        "",
+        "- folder and file names are matched ignoring case (`Accounts_2025-07-01_part0001.CSV` is read);",
+        "- a file directly in a source folder takes its batch date from its name; a file with another name "
+        "inside a batch folder takes the folder's source and date;",
+        "- not understood, listed in the run's metadata and `raw._landing_issues`, never silently skipped: a "
+        'folder that is no source (`account/`: "did you mean accounts?"), a date that is not a calendar date '
+        "(`2025-06-31`), another extension, anything nested deeper;",
+        "- rejected with the reason: a name whose date disagrees with its batch folder (`accounts_2052-07-01_...` "
+        "in `2025-07-01/`), a batch date in the future;",
+        "- only regular files are read: a fifo, a device or a socket (or a symlink to one) is refused.",
+        "",
+        "### Values",
+        "",
+        f"- **CSV**: UTF-8 (a byte-order mark is ignored), a header row naming each column once, RFC 4180 quoting "
+        f"(a quoted value may hold the delimiter, quotes doubled, and line breaks, at any file size). Delimiter "
+        f"and decimal mark come from the profile (`files.csv`, per source `files.per_source`); this company: "
+        f"`{profile.files.csv.delimiter}` and `{profile.files.csv.decimal_mark}`. An empty field is null.",
+        "- **identifiers** are text: `000123` stays `000123`, UUIDs are welcome;",
+        "- **integers** must be whole numbers: `6.5` is quarantined (`score: not a valid integer`), never rounded;",
+        "- **decimals** must be finite: `Infinity` and `NaN` are quarantined (`mrr: not a finite decimal`); with "
+        "the decimal mark `,`, `1.234,50` reads 1234.5;",
+        "- **dates** are ISO 8601 (`YYYY-MM-DD`) unless the profile gives `date_format`;",
+        "- **timestamps** are ISO 8601 with or without an offset, or epoch seconds / milliseconds; an offset is "
+        "converted and everything is stored in **UTC**, whatever the machine's time zone (Parquet timestamps "
+        "with a time zone likewise; without one they are UTC);",
+        "- **booleans**: `true`/`false`, `1`/`0`, `t`/`f`, `yes`/`no`, any case;",
+        "- **vocabularies** are matched ignoring case and surrounding spaces, stored as the profile writes them.",
+        "",
+        "### Rules",
         "",
         "- **required** columns must be present in every file; optional ones may be left out;",
         "- a column that is not **nullable** must have a value in every row;",
         "- the primary key is unique within a file;",
-        "- `not future` dates and timestamps must not lie after the batch date;",
-        "- every `customer_id` outside `accounts` must be known to `accounts` (this batch or earlier).",
+        "- `not future` dates must not lie after the batch date, timestamps not after its end (the batch date is "
+        "the cut day: a change at 12:00 on it belongs to the batch);",
+        "- every `customer_id` outside `accounts` must be known to `accounts` (this batch or earlier; rows held "
+        "for an unknown customer load once accounts know them).",
+        "",
+        "A file that cannot be read is rejected whole with one line naming it; a row that breaks a rule is "
+        "quarantined in `raw._quarantine` with file, row, column, value and rule, and the rest loads. The quality "
+        "gate of a source stays failed while any delivery's held rows exceed the limit (5%), until the rows are "
+        "re-delivered or the batch is accepted (`churn-platform accept-quarantine`).",
         "",
         "## Active spells and churn",
         "",

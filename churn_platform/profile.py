@@ -611,7 +611,9 @@ class CompanyProfile(_Strict):
         return True
 
     def dbt_vars(self) -> dict[str, Any]:
-        """What dbt needs to know of the company (``--vars``): event types, attributes, delivered sources."""
+        """What dbt needs to know of the company (``--vars``): event types, attributes, delivered sources,
+        and the behaviour feature columns :func:`behaviour_features` names (which a dbt test compares
+        ``fct_behaviour_features`` against, since no contract can be enforced on profile-made columns)."""
         return {
             "company_profile": self.name,
             "event_types": [
@@ -622,6 +624,7 @@ class CompanyProfile(_Strict):
                 {"name": a.name, "type": a.type, "feature": a.feature_name} for a in self.attributes
             ],
             "delivered_sources": [s for s in ALL_SOURCE_NAMES if self.delivers(s)],
+            "behaviour_features": [f.name for f in behaviour_features(self)],
         }
 
 

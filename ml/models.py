@@ -37,27 +37,53 @@ def widen_to_float(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """Which columns feed the model, and which of them are categorical."""
+    """Which columns feed the model, which of them are categorical, and which were left out and why.
+
+    ``left_out``: (column, reason) for columns of the training table that carry nothing to learn from (no
+    values at all, or one value in every row): a company without NPS surveys or onboarding dates has such
+    columns, and they stay out of the model rather than break it. Scoring accepts them and ignores them.
+    """
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
+    left_out: tuple[tuple[str, str], ...] = ()
 
     @property
     def columns(self) -> list[str]:
         return [*self.numeric, *self.categorical]
 
+    @property
+    def left_out_columns(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.left_out)
+
+    @property
+    def notes(self) -> list[str]:
+        """One sentence per column left out, e.g. ``"days_to_onboard left out: no values in the training rows"``."""
+        return [f"{c} left out: {why}" for c, why in self.left_out]
+
     @classmethod
     def infer(cls, frame: pd.DataFrame, exclude: tuple[str, ...] = ()) -> FeatureSpec:
-        """Numbers and booleans are numeric; everything else is categorical."""
-        numeric, categorical = [], []
+        """Numbers and booleans are numeric; everything else is categorical.
+
+        ``frame`` should be the training rows: a column with no value in any of them, or the same value in
+        every one of them (nulls count as a value), is left out and named in ``left_out``.
+        """
+        numeric, categorical, left_out = [], [], []
         for col in frame.columns:
             if col in exclude:
                 continue
-            if pd.api.types.is_bool_dtype(frame[col]) or pd.api.types.is_numeric_dtype(frame[col]):
+            values = frame[col]
+            if len(values) == 0 or values.isna().all():
+                left_out.append((col, "no values in the training rows"))
+                continue
+            if values.nunique(dropna=False) == 1:
+                left_out.append((col, f"the same value ({values.iloc[0]!r}) in every training row"))
+                continue
+            if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
                 numeric.append(col)
             else:
                 categorical.append(col)
-        return cls(tuple(numeric), tuple(categorical))
+        return cls(tuple(numeric), tuple(categorical), tuple(left_out))
 
     def check(self, frame: pd.DataFrame, what: str = "the table") -> pd.DataFrame:
         """The model's columns in the model's order; a clear error naming any missing column."""
@@ -78,7 +104,7 @@ class FeatureSpec:
         return out
 
 
-def _sklearn_pipeline(kind: ModelKind, spec: FeatureSpec, seed: int) -> Pipeline:
+def _sklearn_pipeline(kind: ModelKind, spec: FeatureSpec, seed: int, threads: int) -> Pipeline:
     if kind == "logistic_regression":
         pre = ColumnTransformer(
             [
@@ -116,7 +142,7 @@ def _sklearn_pipeline(kind: ModelKind, spec: FeatureSpec, seed: int) -> Pipeline
             min_samples_leaf=20,
             max_features="sqrt",
             class_weight="balanced_subsample",
-            n_jobs=2,
+            n_jobs=threads,  # with random_state fixed, sklearn's forests do not depend on n_jobs
             random_state=seed,
         )
     return Pipeline([("prep", pre), ("model", est)])
@@ -189,8 +215,13 @@ def fit_model(
     seed: int = 42,
     params: dict[str, Any] | None = None,
     train_dir: str | None = None,
+    threads: int = 2,
 ) -> ChurnModel:
-    """Fit one model family on (frame, y); calibration is a separate step on other rows."""
+    """Fit one model family on (frame, y); calibration is a separate step on other rows.
+
+    Deterministic: the same rows in the same order, ``seed``, ``params`` and ``threads`` give the same model.
+    ``threads`` is fixed rather than the machine's core count because CatBoost's result depends on it.
+    """
     params = dict(params or {})
     X = spec.check(frame, "the training set")
     if kind == "catboost":
@@ -203,7 +234,7 @@ def fit_model(
             "l2_leaf_reg": 5.0,
             "auto_class_weights": "Balanced",
             "random_seed": seed,
-            "thread_count": 2,
+            "thread_count": threads,
             "verbose": 0,
             "allow_writing_files": train_dir is not None,
         }
@@ -214,8 +245,12 @@ def fit_model(
             )
             est.fit(X, y)
         return ChurnModel(kind, spec, est, params=options)
-    pipe = _sklearn_pipeline(kind, spec, seed)
+    pipe = _sklearn_pipeline(kind, spec, seed, threads)
     if params:
         pipe.set_params(**{f"model__{k}": v for k, v in params.items()})
     pipe.fit(X, y)
+    if kind == "random_forest":
+        # trees are grown in parallel (deterministically: each has its own seed), but parallel prediction
+        # adds the trees' probabilities in whatever order the threads finish, which changes the last bits
+        pipe.set_params(model__n_jobs=1)
     return ChurnModel(kind, spec, pipe, params=params)

@@ -6,7 +6,12 @@ Three questions, one report each:
   not p-values, so a million rows do not make every wiggle "significant");
 - **prediction drift**: the champion's probabilities today against its probabilities on that window;
 - **performance**: once labels have matured, the champion on the newest labelled snapshot against the same
-  champion on the snapshot it was validated on.
+  champion on the snapshot it was validated on; the alarm is a drop below the champion's own validation
+  ROC-AUC (what a good ROC-AUC is depends on the company), with an optional absolute floor.
+
+Missing data is reported, never a crash: a feature with no values in the reference or the current window is
+left out of the drift report and named in its ``notes``; a report with nothing to compare (no rows on one
+side) comes back ``skipped`` with a note, a one-page HTML saying why and no Evidently run.
 
 Every report is a self-contained HTML file and an Evidently snapshot added to a local workspace project, so
 the Evidently UI shows the trend run after run. The numbers that matter (drift share, ROC-AUC) come back as
@@ -16,6 +21,7 @@ plain values: they drive the retraining sensor and the alerts. Nothing here know
 from __future__ import annotations
 
 import datetime as dt
+import html
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -47,7 +53,7 @@ class MonitoringResult:
     """One report's verdict in plain numbers, with the Evidently snapshot that renders it."""
 
     report: str
-    snapshot: Any  # evidently.core.report.Snapshot
+    snapshot: Any  # evidently.core.report.Snapshot; None when the report was skipped
     reference_rows: int
     current_rows: int
     reference_label: str
@@ -60,6 +66,12 @@ class MonitoringResult:
     reference_roc_auc: float = float("nan")
     column_drift: pd.DataFrame = field(default_factory=pd.DataFrame)
     run_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> bool:
+        """Nothing could be compared (no rows on one side): no Evidently run, only notes saying why."""
+        return self.snapshot is None
 
     def retraining_reasons(self, policy: MonitoringPolicy) -> list[str]:
         """Why this report calls for retraining under the policy (empty when it does not)."""
@@ -76,6 +88,7 @@ class MonitoringResult:
             "reference_roc_auc": self.reference_roc_auc,
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
+            "notes": "; ".join(self.notes),
         }
 
 
@@ -99,13 +112,13 @@ def retraining_reasons(summary: dict[str, Any], policy: MonitoringPolicy) -> lis
     auc = _num(summary.get("roc_auc"))
     ref_auc = _num(summary.get("reference_roc_auc"))
     if report == MODEL_PERFORMANCE and auc is not None:
-        if auc < policy.min_roc_auc:
-            reasons.append(f"ROC-AUC on the newest matured labels {auc:.3f} < {policy.min_roc_auc}")
         if ref_auc is not None and ref_auc - auc > policy.max_roc_auc_drop:
             reasons.append(
-                f"ROC-AUC fell {ref_auc - auc:.3f} since validation ({ref_auc:.3f} -> {auc:.3f}), "
-                f"more than {policy.max_roc_auc_drop}"
+                f"ROC-AUC fell {ref_auc - auc:.3f} below the champion's validation ROC-AUC "
+                f"({ref_auc:.3f} -> {auc:.3f}), more than {policy.max_roc_auc_drop}"
             )
+        if policy.min_roc_auc is not None and auc < policy.min_roc_auc:
+            reasons.append(f"ROC-AUC on the newest matured labels {auc:.3f} < the floor {policy.min_roc_auc}")
     return reasons
 
 
@@ -151,6 +164,33 @@ def _sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
     return frame if len(frame) <= rows else frame.sample(rows, random_state=seed)
 
 
+def _skipped(
+    report: str, reference_rows: int, current_rows: int, reference_label: str, current_label: str, note: str
+) -> MonitoringResult:
+    return MonitoringResult(
+        report, None, reference_rows, current_rows, reference_label, current_label, notes=[note]
+    )
+
+
+def columns_without_values(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]
+) -> dict[str, str]:
+    """Columns with no value at all on a side, each with a note: drift cannot be measured on them."""
+    out: dict[str, str] = {}
+    for col in columns:
+        ref_empty, cur_empty = bool(reference[col].isna().all()), bool(current[col].isna().all())
+        if ref_empty or cur_empty:
+            where = (
+                "either side"
+                if ref_empty and cur_empty
+                else "the reference"
+                if ref_empty
+                else "the current data"
+            )
+            out[col] = f"{col} left out: no values in {where}"
+    return out
+
+
 def feature_drift(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -160,7 +200,12 @@ def feature_drift(
     reference_label: str = "training window",
     current_label: str = "latest snapshot",
 ) -> MonitoringResult:
-    """Drift of every model feature, the latest snapshot against the training window."""
+    """Drift of every model feature, the latest snapshot against the training window.
+
+    A column missing from either frame is an error (the feature mart and the model disagree). A column with
+    no values on one side is left out and named in ``notes``; with no rows on one side, or no column left,
+    the result is ``skipped`` with a note.
+    """
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
@@ -169,9 +214,21 @@ def feature_drift(
     if missing:
         raise ValueError(f"feature drift: column(s) {missing} missing from the reference or current data")
     if current.empty or reference.empty:
-        raise ValueError(
-            f"feature drift needs rows on both sides: reference {len(reference)}, current {len(current)}"
-        )
+        return _skipped(
+            FEATURE_DRIFT, len(reference), len(current), reference_label, current_label,
+            f"feature drift not measured: no rows in the {'reference' if reference.empty else 'current'} data "
+            f"(reference {len(reference):,}, current {len(current):,})",
+        )  # fmt: skip
+    empty = columns_without_values(reference, current, columns)
+    notes = list(empty.values())
+    numeric = [c for c in numeric if c not in empty]
+    categorical = [c for c in categorical if c not in empty]
+    columns = [*numeric, *categorical]
+    if not columns:
+        return _skipped(
+            FEATURE_DRIFT, len(reference), len(current), reference_label, current_label,
+            "feature drift not measured: no feature has values on both sides (" + "; ".join(notes) + ")",
+        )  # fmt: skip
     definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
     ref = _sample(reference[columns], policy.reference_sample_rows, policy.seed)
     preset = DataDriftPreset(
@@ -182,7 +239,7 @@ def feature_drift(
         num_threshold=policy.column_threshold,
         cat_threshold=policy.column_threshold,
     )
-    snapshot = Report([preset], tags=[FEATURE_DRIFT], metadata={"report": FEATURE_DRIFT}).run(
+    snapshot = Report([preset], tags=[FEATURE_DRIFT], metadata=_metadata(FEATURE_DRIFT, notes)).run(
         Dataset.from_pandas(widen_to_float(current[columns]), data_definition=definition),
         Dataset.from_pandas(widen_to_float(ref), data_definition=definition),
         name=f"Feature drift: {current_label} vs {reference_label}",
@@ -202,7 +259,12 @@ def feature_drift(
         columns=len(columns),
         dataset_drift=share >= policy.drift_share,
         column_drift=per_column,
+        notes=notes,
     )
+
+
+def _metadata(report: str, notes: list[str]) -> dict[str, Any]:
+    return {"report": report, **({"notes": "; ".join(notes)} if notes else {})}
 
 
 def prediction_drift(
@@ -217,10 +279,13 @@ def prediction_drift(
     from evidently.metrics import ValueDrift
     from evidently.presets import DataSummaryPreset
 
+    reference, current = reference.dropna(), current.dropna()
     if current.empty or reference.empty:
-        raise ValueError(
-            f"prediction drift needs scores on both sides: reference {len(reference)}, current {len(current)}"
-        )
+        return _skipped(
+            PREDICTION_DRIFT, len(reference), len(current), reference_label, current_label,
+            f"prediction drift not measured: no scores in the {'reference' if reference.empty else 'current'} "
+            f"data (reference {len(reference):,}, current {len(current):,})",
+        )  # fmt: skip
     definition = DataDefinition(numerical_columns=[PROBABILITY])
     ref = _sample(
         pd.DataFrame({PROBABILITY: reference.astype(float)}), policy.reference_sample_rows, policy.seed
@@ -264,10 +329,14 @@ def model_performance(
     policy: MonitoringPolicy,
     reference_label: str = "validation snapshot",
     current_label: str = "newest matured snapshot",
+    reference_roc_auc: float | None = None,
 ) -> MonitoringResult:
     """The champion on matured labels: classification quality now against when it was validated.
 
-    Both frames hold ``churned`` (0/1) and ``churn_probability``.
+    Both frames hold ``churned`` (0/1) and ``churn_probability``. ``reference_roc_auc`` is the champion's
+    validation ROC-AUC as logged when it was trained (what the allowed drop is measured from); without it,
+    the ROC-AUC on ``reference`` stands in. No rows on a side: ``skipped`` with a note. Labels of one class
+    only: ValueError (ROC-AUC is undefined).
     """
     from evidently import BinaryClassification, DataDefinition, Dataset, Report
     from evidently.presets import ClassificationPreset
@@ -276,6 +345,14 @@ def model_performance(
         missing = {LABEL, PROBABILITY} - set(frame.columns)
         if missing:
             raise ValueError(f"model performance: {name} data lacks column(s) {sorted(missing)}")
+    if reference.empty or current.empty:
+        return _skipped(
+            MODEL_PERFORMANCE, len(reference), len(current), reference_label, current_label,
+            f"model performance not measured: no labelled rows in the "
+            f"{'reference' if reference.empty else 'current'} data (reference {len(reference):,}, "
+            f"current {len(current):,})",
+        )  # fmt: skip
+    for name, frame in (("reference", reference), ("current", current)):
         if frame[LABEL].nunique() < 2:
             raise ValueError(
                 f"model performance: the {name} labels are all {frame[LABEL].iloc[0] if len(frame) else 'missing'}"
@@ -301,7 +378,7 @@ def model_performance(
     snapshot = Report(
         [ClassificationPreset(probas_threshold=threshold)],
         tags=[MODEL_PERFORMANCE],
-        metadata={"report": MODEL_PERFORMANCE},
+        metadata=_metadata(MODEL_PERFORMANCE, []),
     ).run(
         dataset(current), dataset(reference), name=f"Model performance: {current_label} vs {reference_label}"
     )
@@ -315,19 +392,57 @@ def model_performance(
         reference_label,
         current_label,
         roc_auc=now["roc_auc"],
-        reference_roc_auc=then["roc_auc"],
+        reference_roc_auc=then["roc_auc"] if reference_roc_auc is None else float(reference_roc_auc),
     )
+    if reference_roc_auc is not None:
+        result.notes.append(
+            f"ROC-AUC on the validation snapshot today {then['roc_auc']:.3f}; "
+            f"the champion's validation ROC-AUC when it was trained {float(reference_roc_auc):.3f}"
+        )
     result.dataset_drift = bool(result.retraining_reasons(policy))
     return result
 
 
+def _notes_html(result: MonitoringResult) -> str:
+    items = "".join(f"<li>{html.escape(note)}</li>" for note in result.notes)
+    return (
+        '<div id="churn-platform-notes" style="font-family: sans-serif; margin: 12px 24px; padding: 8px 16px; '
+        'border: 1px solid #d9a400; background: #fff8e1;"><strong>Notes on this report</strong>'
+        f"<ul>{items}</ul></div>"
+    )
+
+
+def _skipped_page(result: MonitoringResult) -> str:
+    title = html.escape(f"{result.report.replace('_', ' ').capitalize()}: not measured")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+        f"<h1 style='font-family: sans-serif; margin: 12px 24px'>{title}</h1>"
+        f"<p style='font-family: sans-serif; margin: 12px 24px'>{html.escape(result.current_label)} against "
+        f"{html.escape(result.reference_label)}, run {result.run_at:%Y-%m-%d %H:%M} UTC</p>"
+        f"{_notes_html(result)}</body></html>"
+    )
+
+
 def save_html(result: MonitoringResult, folder: Path) -> Path:
-    """Write the self-contained HTML report (timestamped, plus ``latest.html``), atomically."""
+    """Write the self-contained HTML report (timestamped, plus ``latest.html``), atomically.
+
+    The report's notes (features left out, why it was skipped) head the page; a skipped report is a short
+    page with its notes only.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     stamp = result.run_at.strftime("%Y%m%dT%H%M%S%f")
     final = folder / f"{result.report}-{stamp}.html"
     tmp = folder / f".{final.name}.tmp"
-    result.snapshot.save_html(str(tmp))
+    if result.skipped:
+        tmp.write_text(_skipped_page(result), encoding="utf-8")
+    else:
+        result.snapshot.save_html(str(tmp))
+        if result.notes:
+            page = tmp.read_text(encoding="utf-8")
+            at = page.find("<body>")
+            if at >= 0:
+                at += len("<body>")
+                tmp.write_text(page[:at] + _notes_html(result) + page[at:], encoding="utf-8")
     os.replace(tmp, final)
     latest_tmp = folder / f".{result.report}-latest.html.tmp"
     shutil.copyfile(final, latest_tmp)
@@ -402,10 +517,12 @@ class WorkspaceRun:
 
 def add_to_workspace(
     result: MonitoringResult, workspace_dir: Path, project_name: str = PROJECT_NAME
-) -> WorkspaceRun:
-    """Add the run to the Evidently workspace project (created on first use)."""
+) -> WorkspaceRun | None:
+    """Add the run to the Evidently workspace project (created on first use); None for a skipped report."""
     from evidently.ui.workspace import Workspace
 
+    if result.skipped:
+        return None
     workspace_dir.mkdir(parents=True, exist_ok=True)
     workspace = Workspace(str(workspace_dir))
     project = _project(workspace, project_name)

@@ -159,14 +159,19 @@ DRIFT_REPORTS = {"feature_drift": "Feature drift", "prediction_drift": "Predicti
 
 
 def drift_alerts(
-    report_runs: pd.DataFrame, drift_share_threshold: float, min_roc_auc: float | None = None
+    report_runs: pd.DataFrame,
+    drift_share_threshold: float,
+    min_roc_auc: float | None = None,
+    max_roc_auc_drop: float | None = None,
 ) -> list[Alert]:
-    """An alert per drift report that found drift, and per performance report below ``min_roc_auc``.
+    """An alert per drift report that found drift, and per performance report whose ROC-AUC decayed.
 
     A feature or prediction drift run fires when Evidently called the dataset drifted or when the share of
     drifted columns reaches ``drift_share_threshold`` (a stricter team threshold than Evidently's default).
-    A model performance run fires when its ROC AUC is known and below ``min_roc_auc`` (None: never). Pass the
-    runs you want judged (e.g. the latest); the key ``drift:<run_id>`` keeps each run to one alert.
+    A model performance run fires when its ROC-AUC is known and lies more than ``max_roc_auc_drop`` below the
+    champion's validation ROC-AUC (``reference_roc_auc``, when the row has it), or below the absolute floor
+    ``min_roc_auc``; None turns either rule off. Pass the runs you want judged (e.g. the latest); the key
+    ``drift:<run_id>`` keeps each run to one alert.
     """
     if report_runs.empty:
         return []
@@ -175,8 +180,10 @@ def drift_alerts(
     for run in report_runs.sort_values("run_at").to_dict("records"):
         if run["report"] in DRIFT_REPORTS and _drifted(run, drift_share_threshold):
             alerts.append(_drift_alert(run, drift_share_threshold))
-        elif run["report"] == "model_performance" and min_roc_auc is not None and _below(run, min_roc_auc):
-            alerts.append(_performance_alert(run, min_roc_auc))
+        elif run["report"] == "model_performance":
+            why = _performance_decay(run, min_roc_auc, max_roc_auc_drop)
+            if why:
+                alerts.append(_performance_alert(run, why))
     return alerts
 
 
@@ -190,9 +197,23 @@ def _flag(value: Any) -> bool:
     return bool(pd.notna(value) and bool(value))
 
 
-def _below(run: Row, min_roc_auc: float) -> bool:
-    auc = run["roc_auc"]
-    return bool(pd.notna(auc) and float(auc) < min_roc_auc)
+def _performance_decay(run: Row, min_roc_auc: float | None, max_roc_auc_drop: float | None) -> dict[str, str]:
+    """What makes a performance run alarming, as alert fields (empty when nothing does)."""
+    auc, reference = run["roc_auc"], run.get("reference_roc_auc")
+    if pd.isna(auc):
+        return {}
+    found: dict[str, str] = {}
+    if max_roc_auc_drop is not None and reference is not None and pd.notna(reference):
+        drop = float(reference) - float(auc)
+        if drop > max_roc_auc_drop:
+            found |= {
+                "validation roc auc": f"{float(reference):.3f}",
+                "drop": f"{drop:.3f}",
+                "allowed drop": f"{max_roc_auc_drop:.3f}",
+            }
+    if min_roc_auc is not None and float(auc) < min_roc_auc:
+        found["minimum"] = f"{min_roc_auc:.3f}"
+    return found
 
 
 def _run_fields(run: Row) -> dict[str, str]:
@@ -233,18 +254,26 @@ def _drift_alert(run: Row, threshold: float) -> Alert:
     )
 
 
-def _performance_alert(run: Row, min_roc_auc: float) -> Alert:
+def _performance_alert(run: Row, why: dict[str, str]) -> Alert:
     auc = float(run["roc_auc"])
+    said = []
+    if "drop" in why:
+        said.append(
+            f"{why['drop']} below the champion's validation ROC AUC of {why['validation roc auc']} "
+            f"(allowed drop {why['allowed drop']})"
+        )
+    if "minimum" in why:
+        said.append(f"below the minimum of {why['minimum']}")
     return Alert(
         key=f"drift:{_same_finding(run, str(run['run_id']), 'model_performance')}",
         kind="model_performance",
         severity="critical",
         title=f"Model {run['model_version']} ROC AUC fell to {auc:.3f}",
         text=(
-            f"Model performance: ROC AUC {auc:.3f} is below the minimum of {min_roc_auc:.3f} "
+            f"Model performance: ROC AUC {auc:.3f} on the newest matured labels is {' and '.join(said)} "
             f"(run of {pd.Timestamp(run['run_at']):%Y-%m-%d %H:%M}). Consider retraining."
         ),
-        fields={"roc auc": f"{auc:.3f}", "minimum": f"{min_roc_auc:.3f}", **_run_fields(run)},
+        fields={"roc auc": f"{auc:.3f}", **why, **_run_fields(run)},
         link=str(run["html_path"]),
     )
 
@@ -565,6 +594,7 @@ def collect_alerts(
     min_roc_auc: float | None,
     newly_critical_min: int = 1,
     campaign_min_group: int = 30,
+    max_roc_auc_drop: float | None = None,
 ) -> list[Alert]:
     """Every alert the warehouse holds evidence for right now: the latest tier changes, the latest report of
     each kind, and the most recent campaign's outcomes. Keys make re-collection harmless."""
@@ -586,7 +616,7 @@ def collect_alerts(
     if not changes.empty:
         alerts += newly_critical_alerts(changes, newly_critical_min)
     if not reports.empty:
-        alerts += drift_alerts(reports, drift_share_threshold, min_roc_auc)
+        alerts += drift_alerts(reports, drift_share_threshold, min_roc_auc, max_roc_auc_drop)
     if not outcomes.empty:
         alerts += campaign_alerts(outcomes, min_group_size=campaign_min_group)
     return alerts

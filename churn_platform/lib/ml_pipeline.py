@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from churn_platform.lib.warehouse import connect as connect_warehouse
-from ml.explain import strongest_feature, top_reasons
+from churn_platform.profile import CompanyProfile
+from ml.explain import AttributeWords, EventWords, Wording, strongest_feature, top_reasons
 from ml.metrics import evaluate
 from ml.policy import ChurnPolicy
 from ml.promotion import PromotionDecision, decide
@@ -28,6 +29,30 @@ from ml.train import Candidate, TrainConfig, train_candidates, validation_rows
 from ml.value import LifetimeModel, customer_value
 
 Progress = Callable[[str], None]
+
+# Warehouse reads for models come back in one order, whatever order the table was built in: models and
+# scores must not depend on how a parallel scan or a rebuilt mart happened to order the rows.
+TRAINING_SQL = "select * from ml_training_set order by snapshot_date, customer_id"
+SCORING_SQL = "select * from ml_scoring_set order by snapshot_date, customer_id"
+TIER_CUTOFFS = "ml.tier_cutoffs"
+
+
+def reason_wording(profile: CompanyProfile) -> Wording:
+    """What reasons call the company's event types and attributes (its profile), and its currency."""
+    measures = {"duration": "seconds", "value": "value"}
+    return Wording(
+        events=tuple(
+            EventWords(
+                name=e.name,
+                plural=e.plural,
+                measure=measures.get(e.measure),  # type: ignore[arg-type]
+                measure_label=e.value_label,
+            )
+            for e in profile.event_types
+        ),
+        attributes=tuple(AttributeWords(a.feature_name, a.type, a.name) for a in profile.attributes),
+        currency=profile.currency,
+    )
 
 
 def read_table(warehouse: Path, sql: str) -> pd.DataFrame:
@@ -40,7 +65,11 @@ def read_table(warehouse: Path, sql: str) -> pd.DataFrame:
 
 
 def write_tables(warehouse: Path, tables: dict[str, pd.DataFrame], append: tuple[str, ...] = ()) -> None:
-    """Replace (or append to) tables in one transaction."""
+    """Replace (or append to) tables in one transaction.
+
+    Appending a frame with a column the table lacks adds the column first (older rows get null), so a
+    history table grows with the platform instead of refusing its newer rows.
+    """
     con = connect_warehouse(warehouse)
     try:
         con.execute("begin transaction")
@@ -50,6 +79,10 @@ def write_tables(warehouse: Path, tables: dict[str, pd.DataFrame], append: tuple
             con.register("frame", frame)
             if name in append:
                 con.execute(f"create table if not exists {name} as select * from frame limit 0")
+                have = {str(r[0]) for r in con.execute(f"describe {name}").fetchall()}
+                for column, kind, *_ in con.execute("describe select * from frame").fetchall():
+                    if column not in have:
+                        con.execute(f'alter table {name} add column "{column}" {kind}')
                 con.execute(f"insert into {name} by name select * from frame")
             else:
                 con.execute(f"create or replace table {name} as select * from frame")
@@ -73,6 +106,7 @@ class TrainingOutcome:
     champion_version: str | None
     validation_snapshot: str
     metrics_table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def best_version(self) -> str:
@@ -95,10 +129,17 @@ def train_and_judge(
     """Train every family on ml_training_set, log and register them, judge the best against the champion."""
     from ml.plots import all_plots
 
-    frame = read_table(warehouse, "select * from ml_training_set")
+    frame = read_table(warehouse, TRAINING_SQL)
     if frame.empty:
         raise ValueError("ml_training_set is empty: no snapshot has matured labels yet")
     candidates = train_candidates(frame, config, progress)
+    notes = list(candidates[0].model.spec.notes)
+    notes += [
+        f"{c.kind}: the hyperparameter search stopped at its safety limit after {c.search.get('tried')} of "
+        f"{c.search.get('trials')} trials"
+        for c in candidates
+        if c.search.get("stopped_early")
+    ]
     metric = policy.promotion.metric
     best = max(candidates, key=lambda c: c.metrics[metric] * (1 if policy.promotion.higher_is_better else -1))
     val = validation_rows(frame, best.split, config)
@@ -116,19 +157,28 @@ def train_and_judge(
             plots = all_plots(
                 y_val, c.validation_probability, c.model.feature_importance(), plots_dir / c.kind
             )
+            left_out = ", ".join(f"{col} ({why})" for col, why in c.model.spec.left_out)
             params: dict[str, Any] = {
                 **c.split.as_params(),
                 "training_rows": int((frame[config.label].notna()).sum()),
                 "features": ",".join(c.model.spec.columns),
-                "search_budget_seconds": config.search_budget_seconds,
+                "features_left_out": left_out or "none",
+                "search_trials": config.search_trials,
+                "search_max_seconds": config.search_max_seconds,
+                "threads": config.threads,
+                "seed": config.seed,
                 "policy_version": policy.version,
             }
             if c.search:
-                params["search_trials"] = c.search.get("tried", 0)
+                params["search_trials_run"] = c.search.get("tried", 0)
             tags = {
                 "candidate_of_round": "best" if c is best else "other",
                 "promotion_decision": ("promote" if decision.promote else "keep") if c is best else "n/a",
+                # params are cut at 250 characters; the whole list is kept as a tag
+                "features_left_out": left_out[:5000] or "none",
             }
+            if c.search.get("stopped_early"):
+                tags["search_stopped_early"] = "true"
             logged[c.kind] = log_model_run(
                 c.model, c.metrics, params, plots, val.drop(columns=[config.label]), model_name, c.kind, tags
             )
@@ -143,6 +193,7 @@ def train_and_judge(
         champion.version if champion else None,
         str(best.split.validation),
         table,
+        notes,
     )
 
 
@@ -155,16 +206,43 @@ def promote(model_name: str, version: str, explainer_version: str | None) -> Non
 
 @dataclass
 class ScoringOutcome:
+    """One scoring run: the scores, the tier cut-offs they were tiered by and what to know about the tiers.
+
+    ``tiers``: one row per tier (method, parameter, cutoff, customers, share, base_rate); ``notes``: why a
+    tier is empty or off its share, one sentence each.
+    """
+
     scores: pd.DataFrame
     model_version: str
     explained: int
     seconds: dict[str, float]
+    cutoffs: dict[str, float] = field(default_factory=dict)
+    tiers: pd.DataFrame = field(default_factory=pd.DataFrame)
+    notes: list[str] = field(default_factory=list)
+
+    def cutoffs_table(self) -> pd.DataFrame:
+        """Rows for ``ml.tier_cutoffs``: the tiers of this run with its snapshot, time and versions."""
+        out = self.tiers.copy()
+        first = self.scores.iloc[0] if len(self.scores) else None
+        out.insert(0, "snapshot_date", pd.Timestamp(first["snapshot_date"]) if first is not None else None)
+        out.insert(1, "scored_at", pd.Timestamp(first["scored_at"]) if first is not None else None)
+        out["model_version"] = self.model_version
+        out["policy_version"] = str(first["policy_version"]) if first is not None else None
+        return out
 
 
 def score_customers(
-    warehouse: Path, model_name: str, policy: ChurnPolicy, progress: Progress | None = None
+    warehouse: Path,
+    model_name: str,
+    policy: ChurnPolicy,
+    wording: Wording | None = None,
+    progress: Progress | None = None,
 ) -> ScoringOutcome:
-    """Score the latest snapshot with the champion; explain the tiers the policy names with the explainer."""
+    """Score the latest snapshot with the champion; explain the tiers the policy names with the explainer.
+
+    ``wording``: the company's words for its event types and attributes (:func:`reason_wording` of the
+    active profile); reasons use them.
+    """
     timings: dict[str, float] = {}
     champion = get_alias(model_name)
     if champion is None:
@@ -172,12 +250,16 @@ def score_customers(
             f"no model has the champion alias in registry '{model_name}': train and promote one first"
         )
     started = time.perf_counter()
-    frame = read_table(warehouse, "select * from ml_scoring_set")
+    frame = read_table(warehouse, SCORING_SQL)
     timings["read"] = time.perf_counter() - started
     started = time.perf_counter()
     with quiet_mlflow():
         model = load_churn_model(champion.uri)
-        scores = score_frame(model, frame, policy, champion.version)
+        scored = score_frame(model, frame, policy, champion.version)
+    scores = scored.scores
+    for note in scored.notes:
+        if progress:
+            progress(note)
     timings["score"] = time.perf_counter() - started
     started = time.perf_counter()
     scores["reasons"] = [[] for _ in range(len(scores))]
@@ -187,7 +269,7 @@ def score_customers(
     if explainer_alias is not None and to_explain.any():
         with quiet_mlflow():
             explainer = load_churn_model(f"models:/{model_name}@{EXPLAINER}")
-        reasons, values = top_reasons(explainer, frame.loc[to_explain])
+        reasons, values = top_reasons(explainer, frame.loc[to_explain], wording=wording)
         scores.loc[to_explain, "reasons"] = pd.Series(reasons, index=scores.index[to_explain])
         strongest = strongest_feature(values, explainer.spec.columns)
         scores.loc[to_explain, "top_feature"] = pd.Series(strongest, index=scores.index[to_explain])
@@ -197,7 +279,15 @@ def score_customers(
     scores["reason_3"] = [r[2] if len(r) > 2 else None for r in scores["reasons"]]
     scores = scores.drop(columns=["reasons"])
     scores["scored_at"] = pd.Timestamp(dt.datetime.now(dt.UTC).replace(tzinfo=None))
-    return ScoringOutcome(scores, champion.version, int(to_explain.sum()), timings)
+    return ScoringOutcome(
+        scores,
+        champion.version,
+        int(to_explain.sum()),
+        timings,
+        scored.cutoffs,
+        scored.tiers,
+        scored.notes,
+    )
 
 
 def tier_changes(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
@@ -224,12 +314,11 @@ def value_customers(warehouse: Path, policy: ChurnPolicy) -> pd.DataFrame:
     customers = read_table(
         warehouse,
         """
-        with as_of as (select max(_batch_date) as as_of_date from raw.accounts)
         select customer_id, plan, segment, coalesce(current_mrr, 0) as mrr,
                greatest(date_diff('day', signup_date, coalesce(cancel_date, as_of_date)), 1) / 30.44
                    as tenure_months,
                is_churned as churned
-        from dim_customers, as_of where signup_date is not null
+        from dim_customers where signup_date is not null
         """,
     )
     if customers.empty:

@@ -75,6 +75,7 @@ class RecordedReport:
             "reference_roc_auc": float(r.reference_roc_auc),
             "retrain": bool(self.reasons),
             "reasons": "; ".join(self.reasons),
+            "notes": "; ".join(r.notes),
             "html_path": str(self.html_path),
             "model_version": self.model_version,
             "evidently_url": self.evidently_url,
@@ -87,19 +88,27 @@ class ChampionWindow:
     champion: Champion
     model: ChurnModel
     validation_snapshot: pd.Timestamp
+    validation_roc_auc: float | None = None  # logged in the champion's run when it was trained
 
 
 def champion_window(model_name: str) -> ChampionWindow:
-    """The champion, its features, and the last snapshot of its training window (from its MLflow run)."""
+    """The champion, its features, the last snapshot of its training window and its validation ROC-AUC
+    (from its MLflow run)."""
     champion = get_alias(model_name)
     if champion is None:
         raise ValueError(f"no champion in registry '{model_name}': monitoring compares against the champion")
     with quiet_mlflow():
         model = load_churn_model(champion.uri)
-        params = MlflowClient().get_run(champion.run_id).data.params
-    if "validation_snapshot" not in params:
+        data = MlflowClient().get_run(champion.run_id).data
+    if "validation_snapshot" not in data.params:
         raise ValueError(f"the champion's run {champion.run_id} has no validation_snapshot parameter")
-    return ChampionWindow(champion, model, pd.Timestamp(params["validation_snapshot"]))
+    auc = data.metrics.get("roc_auc")
+    return ChampionWindow(
+        champion,
+        model,
+        pd.Timestamp(data.params["validation_snapshot"]),
+        float(auc) if auc is not None else None,
+    )
 
 
 def _window_label(frame: pd.DataFrame) -> str:
@@ -140,8 +149,11 @@ def _record(
 ) -> RecordedReport:
     html = save_html(result, places.reports_dir)
     run = add_to_workspace(result, places.workspace_dir)
-    snapshot_id = run.snapshot_id
-    url = f"{places.evidently_ui_url}/projects/{run.project_id}/reports/{snapshot_id}"
+    if run is None:  # skipped: nothing for Evidently to show, the HTML page says why
+        snapshot_id, url = f"skipped-{result.report}-{result.run_at:%Y%m%dT%H%M%S%f}", ""
+    else:
+        snapshot_id = run.snapshot_id
+        url = f"{places.evidently_ui_url}/projects/{run.project_id}/reports/{snapshot_id}"
     recorded = RecordedReport(
         result,
         snapshot_id,
@@ -234,6 +246,7 @@ def run_model_performance(
         reference_label=f"validation snapshot {window.validation_snapshot:%Y-%m-%d} ({len(reference):,} rows)",
         current_label=f"matured snapshot {newest:%Y-%m-%d} ({len(current):,} rows)"
         + (" - no newer labels yet" if same else ""),
+        reference_roc_auc=window.validation_roc_auc,
     )
     return _record(warehouse, result, places, window.champion.version, policy, newest)
 

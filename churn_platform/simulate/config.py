@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from churn_platform.simulate.drift import DriftKind
+from churn_platform.simulate.parameters import active_profile_ref
 
 # Customers are simulated in fixed-size chunks; the chunk size is part of the random streams, so it is a
 # constant (not a tuning knob) to keep output identical whatever the machine.
@@ -20,6 +21,12 @@ class SimulationConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    profile: str = Field(
+        default_factory=active_profile_ref,
+        min_length=1,
+        description="The company profile to simulate: a shipped name (saas, social) or a path to a YAML file; "
+        "default CHURN_COMPANY_PROFILE, else saas. Its simulation: section says how.",
+    )
     customers: int = Field(default=3000, ge=10, le=20_000_000, description="Accounts over the whole window.")
     start: dt.date = dt.date(2025, 1, 1)
     months: int = Field(default=12, ge=1, le=240)

@@ -69,6 +69,20 @@ def test_whole_graph_materializes_and_scores_every_active_customer(company: Path
     )
     not_low = _one(company, "select count(*) from ml.churn_scores where risk_tier <> 'low'")
     assert explained == not_low
+    # rank tiers (the default policy): the riskiest 15% get a tier above low, by recorded cut-offs
+    assert abs(not_low / scored - 0.15) < 0.01
+    assert _one(company, "select count(*) from ml.tier_cutoffs where customers > 0 and tier <> 'low'") == 3
+    mismatched = _one(
+        company,
+        "select count(*) from ml.churn_scores s, (select max(cutoff) filter (where tier = 'critical') as c, "
+        "max(cutoff) filter (where tier = 'medium') as m from ml.tier_cutoffs) t "
+        "where (s.risk_tier = 'critical') <> (s.churn_probability >= t.c) "
+        "or (s.risk_tier = 'low') <> (s.churn_probability < t.m)",
+    )
+    assert mismatched == 0
+    meta = result.asset_materializations_for_node("churn_scores")[0].metadata
+    assert meta["tier_method"].value == "rank"
+    assert meta["tier_notes"].value == "every tier as the policy asks"
     assert _one(company, "select count(*) from ml.customer_value") == scored
     assert _one(company, "select count(distinct direction) from ml.risk_tier_changes") == 1  # all 'new'
 

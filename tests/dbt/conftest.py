@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from churn_platform.lib.ingest import ingest_landing
+from churn_platform.profile import CompanyProfile, load_profile
 from churn_platform.settings import PROJECT_ROOT
 from churn_platform.simulate.engine import SimulationSummary
 from tests.conftest import make_company, venv_bin
@@ -48,8 +49,15 @@ class BuiltWarehouse:
             return con.execute(sql, params or []).df()
 
 
-def dbt_build(warehouse: Path, target: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``dbt build`` (models, unit tests, data tests) in its own process against ``warehouse``."""
+def dbt_build(
+    warehouse: Path,
+    target: Path,
+    profile: CompanyProfile | None = None,
+    extra_vars: dict[str, Any] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``dbt build`` (models, unit tests, data tests) in its own process against ``warehouse``, with the
+    company ``profile``'s vars (default: the saas profile) as the Dagster asset passes them, plus ``extra_vars``."""
+    profile = profile or load_profile("saas")
     env = {**os.environ, "CHURN_WAREHOUSE_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     cmd = [
         venv_bin("dbt"),
@@ -58,9 +66,16 @@ def dbt_build(warehouse: Path, target: Path) -> subprocess.CompletedProcess[str]
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
+        "--vars",
+        json.dumps({**profile.dbt_vars(), **(extra_vars or {})}),
     ]
     cmd += ["--target-path", str(target), "--log-path", str(target / "logs")]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600, check=False)
+
+
+def assert_built(result: subprocess.CompletedProcess[str]) -> None:
+    """Fail with the tail of dbt's output when ``dbt build`` did not pass."""
+    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +92,6 @@ def built(dbt_company: SimulationSummary, tmp_path_factory: pytest.TempPathFacto
     warehouse = root / "warehouse.duckdb"
     load_raw(dbt_company.landing, warehouse)
     result = dbt_build(warehouse, root / "target")
-    assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
+    assert_built(result)
     run_results = json.loads((root / "target" / "run_results.json").read_text())
     return BuiltWarehouse(root=dbt_company.landing.parent, warehouse=warehouse, run_results=run_results)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
+import duckdb
 import pandas as pd
 
+from churn_platform.lib.ml_pipeline import value_customers
+from churn_platform.settings import PROJECT_ROOT
+from ml.policy import load_policy
 from tests.dbt.conftest import BuiltWarehouse
 
 
@@ -75,3 +82,23 @@ def test_scoring_set_is_every_active_customer_at_the_latest_snapshot(built: Buil
     )
     assert scoring["snapshot_date"].nunique() == 1
     assert sorted(scoring["customer_id"]) == spine["customer_id"].tolist()
+
+
+def test_customer_value_and_contacts_come_from_the_marts_alone(built: BuiltWarehouse, tmp_path: Path) -> None:
+    """Only dbt reads raw: with the raw schema gone, customer value still runs and dim_customers has the
+    latest delivered email of every customer and the data's as-of date."""
+    latest = built.query(
+        "select customer_id, arg_max(email, updated_at) as email, max(_batch_date) as batch from raw.accounts "
+        "group by 1 order by 1"
+    )
+    marts_only = tmp_path / "marts_only.duckdb"
+    shutil.copy(built.warehouse, marts_only)
+    with duckdb.connect(str(marts_only)) as con:
+        con.execute("drop schema raw cascade")
+        dim = con.execute("select customer_id, email, as_of_date from dim_customers order by 1").df()
+    assert dim["email"].tolist() == latest["email"].tolist()
+    assert set(pd.to_datetime(dim["as_of_date"])) == {pd.Timestamp("2025-07-01")}
+    values = value_customers(
+        marts_only, load_policy(PROJECT_ROOT / "churn_platform" / "policies" / "churn_policy.yaml")
+    )
+    assert len(values) == int((~built.query("select is_churned from dim_customers")["is_churned"]).sum())

@@ -11,6 +11,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from churn_platform.profile import behaviour_features, load_profile
 from tests.dbt.conftest import BuiltWarehouse
 
 SNAPSHOT = dt.date(2025, 6, 1)
@@ -28,34 +29,58 @@ def mart(built: BuiltWarehouse) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def behaviour(built: BuiltWarehouse) -> pd.DataFrame:
+    features = built.query("select * from fct_behaviour_features where snapshot_date = ?", [SNAPSHOT])
+    return features.set_index("customer_id")
+
+
+@pytest.fixture(scope="module")
 def raw(built: BuiltWarehouse) -> dict[str, pd.DataFrame]:
     tables = ["usage_events", "support_tickets", "invoices", "nps_responses", "subscriptions", "accounts"]
     return {t: built.query(f"select * from raw.{t}") for t in tables}
 
 
-def test_usage_features(mart: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
+def test_behaviour_features_per_event_type(behaviour: pd.DataFrame, raw: dict[str, pd.DataFrame]) -> None:
     s = pd.Timestamp(SNAPSHOT)
+    assert list(behaviour.columns) == [
+        "snapshot_date",
+        *(f.name for f in behaviour_features(load_profile("saas"))),
+    ]
     events = raw["usage_events"].drop_duplicates("event_id")
     events = events[events["event_ts"] < s]  # only the past
     last30 = events[events["event_ts"] >= s - pd.Timedelta(days=30)]
     prev30 = events[
         (events["event_ts"] >= s - pd.Timedelta(days=60)) & (events["event_ts"] < s - pd.Timedelta(days=30))
     ]
-    logins = events[events["event_type"] == "login"]
+    sessions = last30[last30["event_type"] == "session"]
     expected = pd.DataFrame(
         {
             "events_30d": last30.groupby("customer_id").size(),
-            "logins_30d": last30[last30["event_type"] == "login"].groupby("customer_id").size(),
             "events_prev_30d": prev30.groupby("customer_id").size(),
-            "distinct_features_30d": last30.groupby("customer_id")["feature"].nunique(),
-            "last_login": logins.groupby("customer_id")["event_ts"].max().dt.normalize(),
+            "active_days_30d": last30.groupby("customer_id")["event_ts"].apply(lambda t: t.dt.date.nunique()),
+            "session_seconds_30d": sessions.groupby("customer_id")["duration_seconds"].sum(),
+            **{
+                f"{t}_30d": last30[last30["event_type"] == t].groupby("customer_id").size()
+                for t in ("login", "session", "feature_use")
+            },
+            **{
+                f"{t}_prev_30d": prev30[prev30["event_type"] == t].groupby("customer_id").size()
+                for t in ("login", "session", "feature_use")
+            },
         }
-    ).reindex(mart.index)
-    for column in ["events_30d", "logins_30d", "events_prev_30d", "distinct_features_30d"]:
-        assert (expected[column].fillna(0).astype(int) == mart[column]).all(), column
-    days = (s - expected["last_login"]).dt.days
-    assert days.fillna(-1).astype(int).equals(mart["days_since_last_login"].fillna(-1).astype(int))
-    declined = mart[mart["usage_decline_pct"] >= 30]
+    ).reindex(behaviour.index)
+    for column in expected.columns:
+        assert (expected[column].fillna(0) == behaviour[column]).all(), column
+    for t in ("login", "feature_use"):
+        last = events[events["event_type"] == t].groupby("customer_id")["event_ts"].max().dt.normalize()
+        days = (s - last.reindex(behaviour.index)).dt.days
+        days = days.where(days <= 60)  # the recency window: nothing in the last 60 days reads null
+        assert days.fillna(-1).astype(int).equals(behaviour[f"days_since_last_{t}"].fillna(-1).astype(int)), t
+    prev = expected["login_prev_30d"].fillna(0)
+    change = (100 * (expected["login_30d"].fillna(0) - prev) / prev).where(prev > 0)
+    assert ((change - behaviour["login_change_pct"]).abs().fillna(0) < 1e-9).all()
+    assert (change.isna() == behaviour["login_change_pct"].isna()).all()
+    declined = behaviour[behaviour["events_change_pct"] <= -30]
     assert len(declined) > 0, "a 30%+ usage drop must be visible"
     assert (declined["events_30d"] <= 0.7 * declined["events_prev_30d"]).all()
 
@@ -99,7 +124,11 @@ def test_billing_and_nps_features(mart: pd.DataFrame, raw: dict[str, pd.DataFram
     mrr = started.groupby("customer_id")["mrr"].last().reindex(mart.index)
     assert (mrr.fillna(0) - mart["mrr"]).abs().max() < 1e-9
 
-    accounts = _latest(raw["accounts"], "customer_id", ["updated_at", "_batch_date", "_row_number"])
-    onboarded = accounts.set_index("customer_id")["onboarding_completed_at"].reindex(mart.index)
+    # the account version in force: the latest exported before the snapshot (else the first)
+    versions = raw["accounts"].sort_values(["customer_id", "updated_at", "_batch_date", "_row_number"])
+    before = versions[versions["updated_at"] < s].drop_duplicates("customer_id", keep="last")
+    first = versions.drop_duplicates("customer_id", keep="first")
+    in_force = pd.concat([before, first[~first["customer_id"].isin(before["customer_id"])]])
+    onboarded = in_force.set_index("customer_id")["onboarding_completed_at"].reindex(mart.index)
     expected_onboarded = pd.to_datetime(onboarded) < s
     assert expected_onboarded.equals(mart["onboarding_completed"].astype(bool))

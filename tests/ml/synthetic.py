@@ -12,13 +12,13 @@ def churn_table(n_per_snapshot: int = 1500, snapshots: int = 5, seed: int = 0) -
     for s in range(snapshots):
         n = n_per_snapshot
         logins = rng.poisson(6, n)
-        decline = np.clip(rng.normal(0, 30, n), -100, 100)
+        change = np.clip(rng.normal(0, 30, n), -100, 100)  # events_change_pct: positive = growth
         tickets = rng.poisson(0.3, n)
         plan = rng.choice(["basic", "pro", "business"], n, p=[0.5, 0.35, 0.15])
         tenure = rng.integers(10, 1500, n)
         noise = rng.normal(0, 1, n)  # a column with no signal
         logit = (
-            -2.6 + 0.03 * decline - 0.15 * logins + 0.7 * tickets + 0.5 * (plan == "basic") - 0.0005 * tenure
+            -2.6 - 0.03 * change - 0.15 * logins + 0.7 * tickets + 0.5 * (plan == "basic") - 0.0005 * tenure
         )
         y = rng.random(n) < 1 / (1 + np.exp(-logit))
         frames.append(
@@ -26,8 +26,8 @@ def churn_table(n_per_snapshot: int = 1500, snapshots: int = 5, seed: int = 0) -
                 {
                     "customer_id": [f"C{s}{i:06d}" for i in range(n)],
                     "snapshot_date": pd.Timestamp("2025-01-01") + pd.DateOffset(months=s),
-                    "logins_30d": logins,
-                    "usage_decline_pct": decline,
+                    "login_30d": logins,
+                    "events_change_pct": change,
                     "unresolved_tickets": tickets,
                     "oldest_unresolved_ticket_days": np.where(tickets > 0, rng.integers(1, 40, n), np.nan),
                     "plan": plan,

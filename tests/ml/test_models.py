@@ -9,9 +9,9 @@ import pytest
 from ml.explain import shap_values, top_reasons
 from ml.metrics import evaluate, expected_calibration_error, expected_maximum_profit, lift_and_recall_at
 from ml.models import FeatureSpec, fit_model
-from ml.policy import ChurnPolicy, ValuePolicy
+from ml.policy import ChurnPolicy, RiskTiers, ValuePolicy
 from ml.promotion import PromotionPolicy, decide
-from ml.score import assign_tiers, score_frame
+from ml.score import assign_tiers, score_frame, tier_cutoffs
 from ml.train import TrainConfig, time_split, train_candidates
 from ml.value import LifetimeModel, customer_value
 from tests.ml.synthetic import churn_table
@@ -101,18 +101,19 @@ def test_scoring_rejects_missing_and_extra_columns(candidates, table: pd.DataFra
     model = candidates["catboost"].model
     policy = ChurnPolicy(version="t")
     rows = table.drop(columns=["churned"]).head(50)
-    scored = score_frame(model, rows, policy, "7")
+    scored = score_frame(model, rows, policy, "7").scores
     assert set(scored["risk_tier"]) <= {"critical", "high", "medium", "low"}
     assert scored["churn_probability"].between(0, 1).all()
-    with pytest.raises(ValueError, match="missing column\\(s\\) logins_30d"):
-        score_frame(model, rows.drop(columns=["logins_30d"]), policy, "7")
+    with pytest.raises(ValueError, match="missing column\\(s\\) login_30d"):
+        score_frame(model, rows.drop(columns=["login_30d"]), policy, "7")
     with pytest.raises(ValueError, match="unexpected column\\(s\\) favourite_colour"):
         score_frame(model, rows.assign(favourite_colour="blue"), policy, "7")
 
 
-def test_tiers_follow_the_policy_thresholds() -> None:
-    tiers = ChurnPolicy(version="t").risk_tiers
-    got = assign_tiers(np.array([0.0, 0.29, 0.3, 0.59, 0.6, 0.79, 0.8, 1.0]), tiers)
+def test_absolute_tiers_follow_the_policy_thresholds() -> None:
+    tiers = RiskTiers(method="absolute")
+    p = np.array([0.0, 0.29, 0.3, 0.59, 0.6, 0.79, 0.8, 1.0])
+    got = assign_tiers(p, tier_cutoffs(p, tiers))
     assert list(got) == ["low", "low", "medium", "medium", "high", "high", "critical", "critical"]
 
 
@@ -128,9 +129,9 @@ def test_reasons_agree_in_sign_with_shap(candidates, table: pd.DataFrame) -> Non
         positive = {columns[j] for j in np.flatnonzero(values[i] > 0)}
         for text in said:
             said_any += 1
-            if text.startswith("usage down"):
-                assert "usage_decline_pct" in positive
-                assert risky.loc[i, "usage_decline_pct"] > 0
+            if text.startswith("activity down") or text == "no activity in the last 30 days":
+                assert "events_change_pct" in positive
+                assert risky.loc[i, "events_change_pct"] < 0
             if "unresolved ticket" in text:
                 assert positive & {"unresolved_tickets", "oldest_unresolved_ticket_days"}
     assert said_any > 100

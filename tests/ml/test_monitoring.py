@@ -29,7 +29,7 @@ def _customers(n: int, seed: int, usage_scale: float = 1.0, price_scale: float =
     rng = np.random.default_rng(seed)
     return pd.DataFrame(
         {
-            "logins_30d": rng.poisson(20 * usage_scale, n).astype(float),
+            "login_30d": rng.poisson(20 * usage_scale, n).astype(float),
             "events_30d": rng.poisson(120 * usage_scale, n).astype(float),
             "session_seconds_30d": rng.gamma(2.0, 900 * usage_scale, n),
             "tickets_30d": rng.poisson(0.3 / usage_scale, n).astype(float),
@@ -41,7 +41,7 @@ def _customers(n: int, seed: int, usage_scale: float = 1.0, price_scale: float =
     )
 
 
-NUMERIC = ["logins_30d", "events_30d", "session_seconds_30d", "tickets_30d", "mrr", "tenure_days"]
+NUMERIC = ["login_30d", "events_30d", "session_seconds_30d", "tickets_30d", "mrr", "tenure_days"]
 CATEGORICAL = ["plan", "segment"]
 
 
@@ -58,7 +58,7 @@ def test_an_outage_drifts_the_usage_features_and_calls_for_retraining() -> None:
         _customers(6000, 1), _customers(2000, 2, usage_scale=0.4), NUMERIC, CATEGORICAL, POLICY
     )
     drifted = set(result.column_drift.loc[result.column_drift["drifted"], "column"])
-    assert {"logins_30d", "events_30d", "session_seconds_30d"} <= drifted
+    assert {"login_30d", "events_30d", "session_seconds_30d"} <= drifted
     assert "plan" not in drifted
     assert "tenure_days" not in drifted
     assert result.dataset_drift
@@ -107,8 +107,10 @@ def test_performance_report_flags_a_model_that_stopped_working() -> None:
     assert healthy.retraining_reasons(POLICY) == []
     assert decayed.roc_auc < 0.7
     reasons = decayed.retraining_reasons(POLICY)
-    assert any("< 0.7" in r for r in reasons)
-    assert any("fell" in r for r in reasons)
+    assert len(reasons) == 1, "no absolute floor by default"
+    assert "below the champion's validation ROC-AUC" in reasons[0]
+    with_floor = decayed.retraining_reasons(MonitoringPolicy(min_roc_auc=0.7))
+    assert any("< the floor 0.7" in r for r in with_floor)
 
 
 def test_performance_needs_both_classes() -> None:
@@ -192,3 +194,71 @@ def test_a_bad_monitoring_policy_names_the_file_and_key(tmp_path: Path) -> None:
     assert str(path) in message
     assert "monitoring.drift_share:" in message
     assert "monitoring.drift_shares" in message
+
+
+def test_a_feature_with_no_values_is_left_out_of_the_drift_report_and_named(tmp_path: Path) -> None:
+    reference, current = _customers(3000, 1), _customers(1000, 2)
+    reference["days_to_onboard"] = np.nan  # a company without onboarding dates
+    current["days_to_onboard"] = np.nan
+    reference["latest_nps"] = np.random.default_rng(0).integers(0, 11, len(reference)).astype(float)
+    current["latest_nps"] = np.nan  # the survey export stopped
+    reference["channel"] = None
+    current["channel"] = "web"
+    result = feature_drift(
+        reference, current, [*NUMERIC, "days_to_onboard", "latest_nps"], [*CATEGORICAL, "channel"], POLICY
+    )
+    assert not result.skipped
+    assert result.columns == len(NUMERIC) + len(CATEGORICAL)
+    assert set(result.column_drift["column"]) == set(NUMERIC + CATEGORICAL)
+    assert result.notes == [
+        "days_to_onboard left out: no values in either side",
+        "latest_nps left out: no values in the current data",
+        "channel left out: no values in the reference",
+    ]
+    assert "latest_nps left out" in result.summary()["notes"]
+    assert result.retraining_reasons(POLICY) == []
+    page = save_html(result, tmp_path).read_text(encoding="utf-8")
+    assert "latest_nps left out: no values in the current data" in page
+    assert page.index("<body") < page.index("churn-platform-notes") < page.index("root_metric")
+
+
+def test_reports_with_nothing_to_compare_are_skipped_with_a_note(tmp_path: Path) -> None:
+    empty = _customers(0, 1)
+    drift = feature_drift(_customers(500, 1), empty, NUMERIC, CATEGORICAL, POLICY)
+    assert drift.skipped
+    assert drift.notes == [
+        "feature drift not measured: no rows in the current data (reference 500, current 0)"
+    ]
+    assert drift.retraining_reasons(POLICY) == []
+    all_null = _customers(300, 1)[["login_30d"]].assign(login_30d=np.nan)
+    nothing = feature_drift(all_null, _customers(300, 2), ["login_30d"], [], POLICY)
+    assert nothing.skipped
+    assert "no feature has values on both sides" in nothing.notes[0]
+    scores = prediction_drift(
+        pd.Series(np.random.default_rng(1).random(100)), pd.Series([], dtype=float), POLICY
+    )
+    assert scores.skipped
+    assert "no scores in the current data" in scores.notes[0]
+    labelled = _labelled(200, 1, 0.3)
+    performance = model_performance(labelled, labelled.iloc[0:0], POLICY)
+    assert performance.skipped
+    assert "no labelled rows in the current data" in performance.notes[0]
+    assert np.isnan(performance.roc_auc)
+    page = save_html(scores, tmp_path).read_text(encoding="utf-8")
+    assert "Prediction drift: not measured" in page
+    assert "no scores in the current data" in page
+    assert add_to_workspace(scores, tmp_path / "ws") is None
+
+
+def test_the_drop_is_measured_from_the_champions_logged_validation_roc_auc() -> None:
+    # the validation rows as they read today score as weakly as the newest ones ...
+    reference, current = _labelled(3000, 4, signal=0.05), _labelled(3000, 5, signal=0.05)
+    recomputed = model_performance(reference, current, POLICY)
+    assert recomputed.reference_roc_auc == pytest.approx(recomputed.roc_auc, abs=0.03)
+    assert recomputed.retraining_reasons(POLICY) == []
+    # ... but the champion showed 0.95 when it was validated: that is what it is held to
+    as_logged = model_performance(reference, current, POLICY, reference_roc_auc=0.95)
+    assert as_logged.reference_roc_auc == 0.95
+    assert "validation ROC-AUC when it was trained 0.950" in as_logged.notes[0]
+    assert "below the champion's validation ROC-AUC (0.950 ->" in as_logged.retraining_reasons(POLICY)[0]
+    assert MonitoringPolicy().min_roc_auc is None

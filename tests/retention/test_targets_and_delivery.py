@@ -22,7 +22,7 @@ from churn_platform.settings import PROJECT_ROOT
 POLICY_FILE = PROJECT_ROOT / "churn_platform" / "policies" / "retention_policy.yaml"
 DAY = dt.date(2026, 1, 1)
 FEATURES = [
-    "usage_decline_pct",
+    "events_change_pct",
     "unresolved_tickets",
     "failed_payments_90d",
     "latest_nps",
@@ -237,6 +237,8 @@ def test_nobody_who_must_not_be_reached_is_ever_targeted(
         (lambda d: d["channels"]["email"].update(daily_capacity=-1), "channels.email.daily_capacity"),
         (lambda d: d["playbooks"][1].update(factors=["bad_weather"]), "unknown factor(s) ['bad_weather']"),
         (lambda d: d.update(surprise=True), "surprise: Extra inputs are not permitted"),
+        (lambda d: d["factors"].update(any=["mrr"]), "factors.any: 'any' is reserved"),
+        (lambda d: d["factors"].update(low_usage=[]), "factors.low_usage: give at least one feature name"),
         (lambda d: d.pop("version"), "version: Field required"),
     ],
 )
@@ -256,3 +258,38 @@ def test_broken_yaml_is_named(tmp_path: Path) -> None:
     path.write_text("version: [unclosed\n")
     with pytest.raises(RetentionPolicyError, match="not valid YAML"):
         load_retention_policy(path)
+
+
+@pytest.mark.parametrize("company", ["saas", "social"])
+def test_churn_factors_follow_any_companys_features(company: str) -> None:
+    from churn_platform.profile import attribute_features, behaviour_features, load_profile
+
+    policy = load_retention_policy(POLICY_FILE)
+    profile = load_profile(company)
+    usage = [f.name for f in behaviour_features(profile)]
+    assert len(usage) > 10
+    assert {f: policy.factor_of(f) for f in usage} == dict.fromkeys(usage, "low_usage")
+    assert {f: policy.factor_of(f) for f in attribute_features(profile)} == dict.fromkeys(
+        attribute_features(profile), "other"
+    )
+    expected = {
+        "tickets_30d": "support_trouble",  # "*_30d" of low_usage comes later: the first match wins
+        "escalations_30d": "support_trouble",
+        "mrr_change_3m_pct": "billing_trouble",
+        "latest_nps": "low_nps",
+        "days_to_onboard": "onboarding",
+        "plan": "other",
+        None: "other",
+    }
+    assert {f: policy.factor_of(f) for f in expected} == expected
+
+
+def test_the_first_matching_factor_wins(tmp_path: Path) -> None:
+    doc = yaml.safe_load(POLICY_FILE.read_text())
+    doc["factors"] = {"low_usage": ["*_30d"], **{k: v for k, v in doc["factors"].items() if k != "low_usage"}}
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    policy = load_retention_policy(path)
+    assert policy.factor_of("tickets_30d") == "low_usage"
+    assert policy.factor_of("unresolved_tickets") == "support_trouble"
+    assert policy.factor_of("days_since_last_post") == "other"

@@ -207,6 +207,27 @@ def test_drift_alerts_stay_quiet_below_the_threshold_and_without_a_minimum_auc()
     assert [a.key for a in found] == ["drift:p-flagged"]
 
 
+def test_performance_alerts_follow_the_champions_own_validation() -> None:
+    runs = report_runs()
+    runs = runs[runs["report"] == "model_performance"].copy()
+    # m-weak: 0.62 where the champion validated at 0.66 (a weak company, a small drop); m-fine: 0.81 after 0.86
+    runs["reference_roc_auc"] = [0.66, 0.86, 0.80]
+    found = drift_alerts(runs, drift_share_threshold=0.3, min_roc_auc=None, max_roc_auc_drop=0.03)
+    assert [a.key for a in found] == ["drift:m-weak", "drift:m-fine"]
+    fine = found[1]
+    assert "0.050 below the champion's validation ROC AUC of 0.860 (allowed drop 0.030)" in fine.text
+    assert fine.fields["validation roc auc"] == "0.860"
+    assert "minimum" not in fine.fields
+    assert drift_alerts(runs, 0.3, min_roc_auc=None, max_roc_auc_drop=0.05) == []
+    both = drift_alerts(runs, 0.3, min_roc_auc=0.7, max_roc_auc_drop=0.03)[0]
+    assert "below the champion's validation" in both.text
+    assert "below the minimum of 0.700" in both.text
+    # rows written before reference_roc_auc existed are judged by the floor alone
+    assert [a.key for a in drift_alerts(report_runs(), 0.3, None, 0.03)] == [
+        "drift:f-share", "drift:f-edge", "drift:p-flagged"
+    ]  # fmt: skip
+
+
 def outcomes(arms: dict[tuple[str, str], tuple[int, int, int, int]]) -> pd.DataFrame:
     """Real ``retention.outcomes`` rows from (snapshot, playbook) -> (treated, treated churned, control, churned)."""
     decisions, labels = [], []

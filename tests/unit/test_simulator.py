@@ -18,11 +18,14 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from churn_platform.cli import app
-from churn_platform.contract import SOURCES
+from churn_platform.contract import contract_named
 from churn_platform.lib.landing import discover
 from churn_platform.simulate.config import SimulationConfig
 from churn_platform.simulate.engine import SimulationSummary, simulate
 from tests.conftest import make_company
+from tests.landing_checks import assert_landing_conforms
+
+SOURCES = contract_named("saas").sources
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -34,33 +37,9 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def test_every_landing_file_conforms_to_the_contract(company: SimulationSummary) -> None:
-    files = discover(company.landing)
+    files = assert_landing_conforms(company.landing, contract_named("saas"))
     assert {f.source for f in files} == set(SOURCES)
     assert len({f.batch_date for f in files}) == 8
-    known: set[str] = set()
-    for f in sorted(files, key=lambda f: (f.batch_date, f.source != "accounts")):
-        source = SOURCES[f.source]
-        table = pq.read_table(f.path)
-        assert table.schema.equals(source.arrow_schema()), f.path
-        df = table.to_pandas()
-        assert df[source.primary_key].is_unique, f"duplicate keys in {f.path}"
-        for col in source.columns:
-            values = df[col.name]
-            if not col.nullable:
-                assert values.notna().all(), f"{f.path}:{col.name} has nulls"
-            present = values.dropna()
-            if col.allowed:
-                assert set(present.unique()) <= set(col.allowed), f"{f.path}:{col.name}"
-            if col.minimum is not None:
-                assert (present >= col.minimum).all(), f"{f.path}:{col.name}"
-            if col.maximum is not None:
-                assert (present <= col.maximum).all(), f"{f.path}:{col.name}"
-            if col.not_future:
-                assert (pd.to_datetime(present) <= pd.Timestamp(f.batch_date)).all(), f"{f.path}:{col.name}"
-        if f.source == "accounts":
-            known |= set(df["customer_id"])
-        else:
-            assert set(df["customer_id"]) <= known, f"unknown customers in {f.path}"
 
 
 def test_same_arguments_give_identical_files_and_another_seed_differs(tmp_path: Path) -> None:
@@ -489,3 +468,53 @@ def test_cli_drift_options(tmp_path: Path) -> None:
     result = runner.invoke(app, [*args, "--force", "--drift", "heatwave"])
     assert result.exit_code == 2
     assert "price_rise" in result.output
+
+
+def _latest(landing: Path, source: str, key: str) -> pd.DataFrame:
+    return duckdb.sql(
+        f"select * from read_parquet('{landing}/{source}/*/*.parquet') "
+        f"qualify row_number() over (partition by {key} order by updated_at desc) = 1"
+    ).df()
+
+
+def assert_reactivations_follow_cancellations(summary: SimulationSummary) -> pd.DataFrame:
+    """Every reactivation period follows a cancelled one of the same customer, and the returned customer is
+    in the ground truth (active, at risk) at the first month start after the return."""
+    subs = _latest(summary.landing, "subscriptions", "subscription_id").sort_values(
+        ["customer_id", "start_date"]
+    )
+    back = subs[subs["change_type"] == "reactivation"]
+    assert len(back) > 0, "some churned customers come back"
+    for _, row in back.iterrows():
+        before = subs[(subs["customer_id"] == row["customer_id"]) & (subs["start_date"] < row["start_date"])]
+        assert before["cancel_date"].notna().iloc[-1], row["customer_id"]
+        assert (before["cancel_date"].dropna() < row["start_date"]).all()
+    truth = pd.concat(
+        pd.read_parquet(p) for p in sorted((summary.ground_truth / "monthly").glob("*.parquet"))
+    )
+    last = truth["snapshot_date"].max()
+    checked = 0
+    for _, row in back.iterrows():
+        snapshot = (pd.Timestamp(row["start_date"]) + pd.offsets.MonthBegin(1)).date()
+        if snapshot > last:
+            continue
+        rows = truth[(truth["customer_id"] == row["customer_id"]) & (truth["snapshot_date"] == snapshot)]
+        assert len(rows) == 1, (
+            f"{row['customer_id']} back on {row['start_date']} is not in the truth of {snapshot}"
+        )
+        checked += 1
+    assert checked > 0
+    return back
+
+
+def test_churned_accounts_come_back_and_managers_are_assigned_later(company: SimulationSummary) -> None:
+    back = assert_reactivations_follow_cancellations(company)
+    assert company.reactivations == len(back)
+    accounts = duckdb.sql(
+        f"select customer_id, updated_at, account_manager from read_parquet('{company.landing}/accounts/*/*.parquet')"
+    ).df()
+    ordered = accounts.sort_values(["customer_id", "updated_at"])
+    first = ordered.drop_duplicates("customer_id", keep="first").set_index("customer_id")
+    last = ordered.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+    later = first["account_manager"].isna() & last["account_manager"].notna()
+    assert later.sum() > 10, "some accounts get a manager after signup (the account is re-delivered)"

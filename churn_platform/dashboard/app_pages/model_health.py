@@ -67,6 +67,8 @@ for report in reports:
         if numbers:
             for col, (label, value) in zip(st.columns(4), numbers, strict=False):
                 col.metric(label, value)
+        if report.get("notes"):
+            st.caption(f"Notes: {report['notes']}")
         links = views.report_links(report)
         if "file" in links:
             st.markdown(

@@ -1,5 +1,6 @@
 """Models, the promotion gate, scores with tiers and reasons, tier changes and customer value."""
 
+import math
 import tempfile
 from pathlib import Path
 
@@ -9,14 +10,17 @@ import pandas as pd
 from churn_platform.defs.ml.resources import MlflowResource, PolicyResource
 from churn_platform.defs.resources import WarehouseResource
 from churn_platform.lib.ml_pipeline import (
+    TIER_CUTOFFS,
     promote,
     read_table,
+    reason_wording,
     score_customers,
     tier_changes,
     train_and_judge,
     value_customers,
     write_tables,
 )
+from churn_platform.profile import active_profile
 from ml.registry import get_alias
 from ml.train import TrainConfig
 
@@ -27,9 +31,14 @@ CANDIDATES = dg.AssetKey("churn_model_candidates")
 
 
 class TrainingConfig(dg.Config):
-    """Knobs an ML engineer turns from the launchpad."""
+    """Knobs an ML engineer turns from the launchpad.
 
-    search_budget_seconds: float = 0.0
+    The same data and knobs give the same models: the search tries a fixed number of settings per family;
+    its time limit is a safety stop that, when it fires, is logged and tagged on the MLflow run.
+    """
+
+    search_trials: int = 0
+    search_max_seconds: float = 3600.0
     seed: int = 42
 
 
@@ -69,10 +78,16 @@ def churn_model_candidates(
             warehouse.path_obj,
             mlflow.model_name,
             rules,
-            TrainConfig(search_budget_seconds=config.search_budget_seconds, seed=config.seed),
+            TrainConfig(
+                search_trials=config.search_trials,
+                search_max_seconds=config.search_max_seconds,
+                seed=config.seed,
+            ),
             Path(tmp),
             progress=context.log.info,
         )
+    for note in outcome.notes:
+        context.log.warning(note)
     context.log.info(outcome.decision.reason)
     table = outcome.metrics_table[["version", "roc_auc", "pr_auc", "brier", "ece", "lift_top_decile", "emp"]]
     decision = outcome.decision
@@ -88,6 +103,9 @@ def churn_model_candidates(
             "decision": "promote" if decision.promote else "keep",
             "decision_reason": decision.reason,
             "mlflow_tracking_uri": mlflow.tracking_uri,
+            "features_left_out": dg.MetadataValue.md(
+                "\n".join(f"- {note}" for note in outcome.notes) or "none"
+            ),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -142,8 +160,9 @@ def champion_model(context: dg.AssetExecutionContext, mlflow: MlflowResource) ->
     group_name="ml",
     kinds={"duckdb", "mlflow"},
     description="Every active customer at the latest snapshot: calibrated churn probability, risk tier "
-    "(policy thresholds), top three reasons in words (CatBoost SHAP, for the tiers the policy names), model "
-    "and policy versions. Table ml.churn_scores; history in ml.churn_score_history.",
+    "(the policy's method - by default the riskiest 1% / 5% / 15% - turned into probability cut-offs, recorded "
+    "in ml.tier_cutoffs), top three reasons in the company's words (CatBoost SHAP, for the tiers the policy "
+    "names), model and policy versions. Table ml.churn_scores; history in ml.churn_score_history.",
 )
 def churn_scores(
     context: dg.AssetExecutionContext,
@@ -152,21 +171,39 @@ def churn_scores(
     policy: PolicyResource,
 ) -> dg.MaterializeResult:
     mlflow.setup()
-    outcome = score_customers(warehouse.path_obj, mlflow.model_name, policy.load(), progress=context.log.info)
+    outcome = score_customers(
+        warehouse.path_obj,
+        mlflow.model_name,
+        policy.load(),
+        wording=reason_wording(active_profile()),
+        progress=context.log.info,
+    )
     write_tables(
         warehouse.path_obj,
-        {"ml.churn_scores": outcome.scores, "ml.churn_score_history": outcome.scores},
-        append=("ml.churn_score_history",),
+        {
+            "ml.churn_scores": outcome.scores,
+            "ml.churn_score_history": outcome.scores,
+            TIER_CUTOFFS: outcome.cutoffs_table(),
+        },
+        append=("ml.churn_score_history", TIER_CUTOFFS),
     )
-    tiers = (
-        outcome.scores["risk_tier"].value_counts().reindex(["critical", "high", "medium", "low"]).fillna(0)
-    )
+    for note in outcome.notes:
+        context.log.warning(note)
+    tiers = outcome.tiers.set_index("tier")[["parameter", "cutoff", "customers", "share"]]
     sample = outcome.scores.sort_values("churn_probability", ascending=False).head(10)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(outcome.scores)),
             "model_version": outcome.model_version,
-            "tiers": dg.MetadataValue.md(tiers.astype(int).to_frame("customers").to_markdown()),
+            "tier_method": dg.MetadataValue.text(str(outcome.tiers["method"].iloc[0])),
+            "tiers": dg.MetadataValue.md(tiers.round(6).to_markdown()),
+            # an unreachable tier (inf) is null: JSON has no infinity
+            "tier_cutoffs": dg.MetadataValue.json(
+                {k: round(v, 6) if math.isfinite(v) else None for k, v in outcome.cutoffs.items()}
+            ),
+            "tier_notes": dg.MetadataValue.md(
+                "\n".join(f"- {note}" for note in outcome.notes) or "every tier as the policy asks"
+            ),
             "explained_customers": dg.MetadataValue.int(outcome.explained),
             "seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in outcome.seconds.items()}),
             "riskiest": dg.MetadataValue.md(

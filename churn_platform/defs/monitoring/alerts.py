@@ -16,7 +16,8 @@ from churn_platform.lib.alerts import collect_alerts, deliver_alerts
     kinds={"slack", "email"},
     description="Posts each new finding once to the Slack-compatible webhook (CHURN_ALERT_WEBHOOK_URL) and "
     "emails the owning team (CHURN_ALERT_EMAILS) through the campaign delivery path: customers newly critical, "
-    "drift or decayed performance, and the latest campaign's outcomes (retention.outcomes, when measured) "
+    "drift or decayed performance (ROC-AUC down more than the policy's allowed drop from the champion's "
+    "validation), and the latest campaign's outcomes (retention.outcomes, when measured) "
     "doing worse than control. Every attempt is logged in monitoring.alert_log; nothing is sent twice.",
 )
 def monitoring_alerts(
@@ -31,6 +32,7 @@ def monitoring_alerts(
         warehouse.path_obj,
         drift_share_threshold=rules.monitoring.drift_share,
         min_roc_auc=rules.monitoring.min_roc_auc,
+        max_roc_auc_drop=rules.monitoring.max_roc_auc_drop,
         newly_critical_min=rules.monitoring.newly_critical_alert_min,
         campaign_min_group=rules.monitoring.campaign_alert_min_control,
     )

@@ -29,6 +29,8 @@ def _metadata(recorded: RecordedReport) -> dict[str, dg.MetadataValue]:
         "data_snapshot": dg.MetadataValue.text(recorded.data_snapshot),
         "retrain": dg.MetadataValue.bool(bool(recorded.reasons)),
         "reasons": dg.MetadataValue.text(row["reasons"] or "within the policy's thresholds"),
+        "skipped": dg.MetadataValue.bool(recorded.result.skipped),
+        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in recorded.result.notes) or "none"),
     }
     for key in ("drift_share", "roc_auc", "reference_roc_auc"):
         if row[key] == row[key]:  # not NaN
@@ -43,11 +45,14 @@ def _metadata(recorded: RecordedReport) -> dict[str, dg.MetadataValue]:
 
 
 def _check(recorded: RecordedReport, name: str) -> dg.AssetCheckResult:
+    verdict = "; ".join(recorded.reasons) or (
+        "not measured" if recorded.result.skipped else "within the policy's thresholds"
+    )
     return dg.AssetCheckResult(
         check_name=name,
         passed=not recorded.reasons,
         severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(recorded.reasons) or "within the policy's thresholds",
+        description="; ".join([verdict, *recorded.result.notes]),
     )
 
 
@@ -81,6 +86,8 @@ def _report_asset(name: str, deps: list[dg.AssetKey], check: str, description: s
             warehouse.path_obj, mlflow.model_name, policy.load().monitoring, monitoring.places()
         )
         context.log.info(f"{name}: {recorded.row()['reasons'] or 'within thresholds'} ({recorded.html_path})")
+        for note in recorded.result.notes:
+            context.log.warning(f"{name}: {note}")
         return dg.MaterializeResult(metadata=_metadata(recorded), check_results=[_check(recorded, check)])
 
     return _asset
@@ -106,5 +113,6 @@ model_performance_report = _report_asset(
     [CHAMPION, TRAINING_SET],
     "performance_holds",
     "Evidently classification report of the champion on the newest snapshot whose labels have matured, "
-    "against its validation snapshot; ROC-AUC compared with the policy's floor and allowed drop.",
+    "against its validation snapshot; an alarm when ROC-AUC falls more than the policy's allowed drop below the "
+    "champion's own validation ROC-AUC (and below the optional absolute floor, min_roc_auc).",
 )

@@ -10,6 +10,8 @@ from churn_platform.lib.publish import publish_tables
 MARTS = {
     "dim_customers": "select * from dim_customers",
     "fct_customer_features": "select * from fct_customer_features",
+    "fct_behaviour_features": "select * from fct_behaviour_features",
+    "fct_attribute_features": "select * from fct_attribute_features",
     "fct_churn_labels": "select * from fct_churn_labels",
 }
 

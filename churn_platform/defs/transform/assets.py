@@ -1,9 +1,12 @@
 """Every dbt model as an asset and every dbt data test as an asset check, built by one ``dbt build``.
 
-The SQL holds the logic; this asset only points dbt at the warehouse and streams its events to Dagster.
+The SQL holds the logic; this asset only points dbt at the warehouse, tells it the company (the active
+profile's ``dbt_vars()`` as ``--vars``: event types, attributes, delivered sources) and streams its events to
+Dagster. The vars shape columns, never the model graph, so the assets are the same for every company.
 """
 
 # no `from __future__ import annotations`: Dagster reads the context annotation at definition time
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +18,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from churn_platform.defs.resources import WarehouseResource
 from churn_platform.defs.transform.project import dbt_project
 from churn_platform.lib.dbt_translator import ChurnDbtTranslator
+from churn_platform.profile import active_profile
 
 
 @contextmanager
@@ -41,5 +45,6 @@ def churn_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
     with warehouse_env(warehouse.path):
-        invocation = dbt.cli(["build"], context=context)
+        profile_vars = json.dumps(active_profile().dbt_vars())
+        invocation = dbt.cli(["build", "--vars", profile_vars], context=context)
     yield from invocation.stream()

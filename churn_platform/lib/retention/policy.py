@@ -8,6 +8,7 @@ Validated on load with errors that name the file and the key, because a wrong po
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 from pathlib import Path
 from typing import Any, Literal
 
@@ -204,7 +205,10 @@ class RetentionPolicy(_Strict):
     cooldown_days: int = Field(default=30, ge=0)
     channels: dict[Channel, ChannelPolicy]
     interventions: dict[str, InterventionPolicy]
-    factors: dict[str, tuple[str, ...]]
+    factors: dict[str, tuple[str, ...]] = Field(
+        description="Churn factor -> feature names or glob patterns (fnmatch: '*_30d', 'days_since_last_*'), "
+        "in order: a feature belongs to the first factor with a matching name or pattern.",
+    )
     playbooks: tuple[Playbook, ...] = Field(min_length=1)
     experiment: ExperimentPolicy = ExperimentPolicy()
     allocation: AllocationPolicy = AllocationPolicy()
@@ -255,6 +259,13 @@ class RetentionPolicy(_Strict):
             raise ValueError(
                 f"allocation.floor: {self.allocation.floor} x {arms} arms exceeds 1; lower the floor"
             )
+        for factor, patterns in self.factors.items():
+            if factor in ("any", "other"):
+                raise ValueError(
+                    f"factors.{factor}: '{factor}' is reserved (playbooks use it); name it otherwise"
+                )
+            if not patterns or any(not p.strip() for p in patterns):
+                raise ValueError(f"factors.{factor}: give at least one feature name or pattern, none blank")
         return self
 
     @property
@@ -267,9 +278,12 @@ class RetentionPolicy(_Strict):
         return list(seen)
 
     def factor_of(self, feature: str | None) -> str:
-        """The churn factor a feature belongs to ('other' when none claims it)."""
-        for factor, features in self.factors.items():
-            if feature in features:
+        """The churn factor a feature belongs to: the first factor (in policy order) with an equal name or a
+        matching glob pattern (``fnmatch``, case-sensitive); 'other' when none claims it."""
+        if feature is None:
+            return "other"
+        for factor, patterns in self.factors.items():
+            if any(fnmatch.fnmatchcase(feature, pattern) for pattern in patterns):
                 return factor
         return "other"
 

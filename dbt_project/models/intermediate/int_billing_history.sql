@@ -29,9 +29,9 @@ final as (
         invoices.amount,
         invoices.status,
         invoices.failed_attempts,
-        coalesce(invoices.paid_date > invoices.due_date, true) as is_late,
-        invoices.failed_attempts > 0 or invoices.status = 'failed' as is_failed,
-        date_diff('day', invoices.due_date, invoices.paid_date) as days_paid_after_due
+        (invoices.paid_date is null or invoices.paid_date > invoices.due_date) as is_late,
+        (invoices.failed_attempts > 0 or invoices.status = 'failed') as is_failed,
+        {{ dbt.datediff('invoices.due_date', 'invoices.paid_date', 'day') }} as days_paid_after_due
 
     from invoices
     left join periods on invoices.subscription_id = periods.subscription_id

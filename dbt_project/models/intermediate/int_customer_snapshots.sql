@@ -1,5 +1,7 @@
--- The spine: one row per customer per snapshot date at which the customer was active, i.e. signed up
--- before the snapshot and not cancelled before it. Every feature and label is keyed on it.
+-- The spine: one row per customer per snapshot date S at which the customer was active, i.e. an active spell
+-- started before S and had not ended before S (a cancellation on S itself still counts as active at S, and is
+-- labelled churned there). Customers with no subscription period at all are active from their signup, as
+-- if one spell ran since. Every feature and label is keyed on it; the spell columns say which spell.
 with
 
 accounts as (
@@ -8,12 +10,35 @@ accounts as (
 
 ),
 
-cancellations as (
+spells as (
 
-    select customer_id, min(cancel_date) as cancel_date
-    from {{ ref('stg_subscriptions') }}
-    where cancel_date is not null
-    group by customer_id
+    select * from {{ ref('int_subscription_spells') }}
+
+),
+
+unsubscribed_accounts as (
+
+    select
+        accounts.customer_id,
+        cast(1 as {{ dbt.type_int() }}) as spell_number,
+        accounts.signup_date as spell_start_date,
+        cast(null as date) as spell_end_date
+
+    from accounts
+    where not exists (select 1 from spells where spells.customer_id = accounts.customer_id)
+
+),
+
+all_spells as (
+
+    select spells.customer_id, spells.spell_number, spells.spell_start_date, spells.spell_end_date
+    from spells
+    inner join accounts on spells.customer_id = accounts.customer_id
+
+    union all
+
+    select customer_id, spell_number, spell_start_date, spell_end_date
+    from unsubscribed_accounts
 
 ),
 
@@ -23,19 +48,42 @@ snapshot_dates as (
 
 ),
 
+active as (
+
+    select
+        all_spells.customer_id,
+        snapshot_dates.snapshot_date,
+        snapshot_dates.as_of_date,
+        snapshot_dates.is_latest_snapshot,
+        all_spells.spell_number,
+        all_spells.spell_start_date,
+        all_spells.spell_end_date,
+        -- spells should not overlap; if a company's data makes two cover S, the later one counts
+        row_number() over (
+            partition by all_spells.customer_id, snapshot_dates.snapshot_date
+            order by all_spells.spell_start_date desc, all_spells.spell_number desc
+        ) as spell_rank
+
+    from all_spells
+    cross join snapshot_dates
+    where all_spells.spell_start_date < snapshot_dates.snapshot_date
+      and (all_spells.spell_end_date is null or all_spells.spell_end_date >= snapshot_dates.snapshot_date)
+
+),
+
 final as (
 
     select
-        accounts.customer_id,
-        snapshot_dates.snapshot_date,
-        snapshot_dates.as_of_date,
-        snapshot_dates.is_latest_snapshot
+        customer_id,
+        snapshot_date,
+        as_of_date,
+        is_latest_snapshot,
+        spell_number,
+        spell_start_date,
+        spell_end_date
 
-    from accounts
-    cross join snapshot_dates
-    left join cancellations on accounts.customer_id = cancellations.customer_id
-    where accounts.signup_date < snapshot_dates.snapshot_date
-      and (cancellations.cancel_date is null or cancellations.cancel_date >= snapshot_dates.snapshot_date)
+    from active
+    where spell_rank = 1
 
 )
 

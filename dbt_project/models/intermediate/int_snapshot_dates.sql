@@ -1,23 +1,10 @@
 -- The monthly snapshot calendar: first of each month from the first month with enough usage history
--- (or var snapshot_start) up to the as-of date of the data (the latest batch delivered).
+-- (or var snapshot_start) up to the as-of date of the data (the latest batch delivered, int_data_as_of).
 with
-
-batches as (
-
-    -- Delivery metadata rather than business rows, so it is read from raw directly: one date column,
-    -- without paying for the staging de-duplication of the events.
-    {%- for table in ['accounts', 'subscriptions', 'invoices', 'usage_events', 'support_tickets', 'nps_responses'] %}
-    select max(_batch_date) as batch_date from {{ source('raw', table) }}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-
-),
 
 as_of as (
 
-    select max(batch_date) as as_of_date from batches
+    select as_of_date from {{ ref('int_data_as_of') }}
 
 ),
 
@@ -32,14 +19,19 @@ bounds as (
     select
         as_of.as_of_date,
         {%- if var('snapshot_start', none) %}
-        cast(date_trunc('month', cast('{{ var("snapshot_start") }}' as date)) as date) as first_snapshot_date
+        cast({{ dbt.date_trunc('month', "cast('" ~ var('snapshot_start') ~ "' as date)") }} as date)
+            as first_snapshot_date
         {%- else %}
         -- the first month start S with S - first usage day >= min_usage_history_days
         cast(
-            date_trunc(
+            {{ dbt.dateadd(
                 'month',
-                first_usage.first_usage_date + {{ var('min_usage_history_days') }} - 1
-            ) + interval 1 month
+                1,
+                dbt.date_trunc(
+                    'month',
+                    dbt.dateadd('day', var('min_usage_history_days') - 1, 'first_usage.first_usage_date')
+                )
+            ) }}
             as date
         ) as first_snapshot_date
         {%- endif %}
@@ -49,15 +41,23 @@ bounds as (
 
 ),
 
+-- month offsets 0, 1, 2, ... (100 years of monthly snapshots at most)
+month_offsets as (
+
+    select generated_number - 1 as month_offset
+    from ({{ dbt.generate_series(1200) }}) as series
+
+),
+
 calendar as (
 
     select
-        cast(unnest(generate_series(first_snapshot_date, as_of_date, interval 1 month)) as date)
+        cast({{ dbt.dateadd('month', 'month_offsets.month_offset', 'bounds.first_snapshot_date') }} as date)
             as snapshot_date,
-        as_of_date
+        bounds.as_of_date
 
     from bounds
-    where first_snapshot_date <= as_of_date
+    cross join month_offsets
 
 ),
 
@@ -67,10 +67,12 @@ final as (
         snapshot_date,
         as_of_date,
         snapshot_date = max(snapshot_date) over () as is_latest_snapshot,
-        snapshot_date + {{ var('churn_horizon_days') }} as label_horizon_end,
-        snapshot_date + {{ var('churn_horizon_days') }} <= as_of_date as is_label_mature
+        cast({{ dbt.dateadd('day', var('churn_horizon_days'), 'snapshot_date') }} as date) as label_horizon_end,
+        cast({{ dbt.dateadd('day', var('churn_horizon_days'), 'snapshot_date') }} as date) <= as_of_date
+            as is_label_mature
 
     from calendar
+    where snapshot_date <= as_of_date
 
 )
 

@@ -16,7 +16,8 @@ final as (
         resolved_at,
         cast(opened_at as date) as opened_date,
         resolved_at is not null as is_resolved,
-        round(date_diff('second', opened_at, resolved_at) / 3600.0, 2) as resolution_hours,
+        round(cast({{ dbt.datediff('opened_at', 'resolved_at', 'second') }} as {{ type_double() }}) / 3600, 2)
+            as resolution_hours,
         is_escalated,
         priority,
         category,

@@ -1,5 +1,10 @@
--- Customer x day usage: the only model that reads the events, so every usage feature downstream works
--- on (much narrower) daily rows instead of re-scanning raw events.
+-- Customer x day x event type: the only model that reads the events, so every behaviour feature downstream
+-- works on (much narrower) daily rows instead of re-scanning raw events. measure_total sums the measure of
+-- the event types that have one (var event_types: duration_seconds for `seconds`, value for `value`).
+{%- set measured = [] -%}
+{%- for event_type in var('event_types') if event_measure(event_type) -%}
+    {%- do measured.append(event_type) -%}
+{%- endfor %}
 with
 
 events as (
@@ -8,8 +13,16 @@ events as (
         customer_id,
         event_date,
         event_type,
-        feature,
-        duration_seconds
+        {%- if measured %}
+        case
+            {%- for event_type in measured %}
+            when event_type = '{{ event_type["name"] }}'
+                then cast({{ event_measure_column(event_type['measure']) }} as {{ type_double() }})
+            {%- endfor %}
+        end as measure
+        {%- else %}
+        cast(null as {{ type_double() }}) as measure
+        {%- endif %}
 
     from {{ ref('stg_usage_events') }}
 
@@ -20,21 +33,13 @@ final as (
     select
         customer_id,
         event_date as activity_date,
-        count(*) as events,
-        count(*) filter (where event_type = 'login') as logins,
-        count(*) filter (where event_type = 'session') as sessions,
-        count(*) filter (where event_type = 'feature_use') as feature_uses,
-        cast(coalesce(sum(duration_seconds) filter (where event_type = 'session'), 0) as bigint)
-            as session_seconds,
-        cast(bit_or({{ feature_bit('feature') }}) filter (where event_type = 'feature_use') as integer)
-            as feature_mask
+        event_type,
+        cast(count(*) as {{ dbt.type_int() }}) as events,
+        cast(sum(measure) as {{ type_double() }}) as measure_total
 
     from events
-    group by customer_id, event_date
+    group by customer_id, event_date, event_type
 
 )
 
-select
-    *,
-    cast(bit_count(coalesce(feature_mask, 0)) as integer) as distinct_features
-from final
+select * from final

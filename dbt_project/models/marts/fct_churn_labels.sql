@@ -1,6 +1,7 @@
--- The churn label of every customer at every snapshot: cancelled within the horizon after it.
--- Null while the horizon has not fully passed by the as-of date of the data, so an immature
--- snapshot is never mistaken for "stayed".
+-- The churn label of every customer at every snapshot: the active spell at the snapshot ends (is cancelled)
+-- within the horizon after it. Null while the horizon has not fully passed by the as-of date of the data,
+-- so an immature snapshot is never mistaken for "stayed". A customer who comes back later starts a new
+-- spell, with labels of its own.
 with
 
 spine as (
@@ -9,46 +10,41 @@ spine as (
 
 ),
 
-cancellations as (
-
-    select customer_id, min(cancel_date) as cancel_date
-    from {{ ref('int_subscription_periods') }}
-    where is_cancelled
-    group by customer_id
-
-),
-
 labelled as (
 
     select
-        spine.customer_id,
-        spine.snapshot_date,
+        customer_id,
+        snapshot_date,
+        spell_number,
+        spell_end_date,
         {{ var('churn_horizon_days') }} as horizon_days,
-        spine.snapshot_date + {{ var('churn_horizon_days') }} as horizon_end,
-        spine.snapshot_date + {{ var('churn_horizon_days') }} <= spine.as_of_date as is_mature,
-        cancellations.cancel_date
+        cast({{ dbt.dateadd('day', var('churn_horizon_days'), 'snapshot_date') }} as date) as horizon_end,
+        as_of_date
 
     from spine
-    left join cancellations on spine.customer_id = cancellations.customer_id
 
 ),
 
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(snapshot_date as date) as snapshot_date,
-        cast(horizon_days as integer) as horizon_days,
+        cast(spell_number as {{ dbt.type_int() }}) as spell_number,
+        cast(horizon_days as {{ dbt.type_int() }}) as horizon_days,
         cast(horizon_end as date) as horizon_end,
-        cast(is_mature as boolean) as is_mature,
+        cast(horizon_end <= as_of_date as {{ dbt.type_boolean() }}) as is_mature,
         cast(
             case
-                when is_mature
-                    then coalesce(cancel_date >= snapshot_date and cancel_date < horizon_end, false)
+                when horizon_end <= as_of_date
+                    then coalesce(spell_end_date >= snapshot_date and spell_end_date < horizon_end, false)
             end
-            as boolean
+            as {{ dbt.type_boolean() }}
         ) as churned,
-        cast(case when is_mature and cancel_date < horizon_end then cancel_date end as date) as churn_date
+        cast(
+            case when horizon_end <= as_of_date and spell_end_date < horizon_end then spell_end_date end
+            as date
+        ) as churn_date
 
     from labelled
 

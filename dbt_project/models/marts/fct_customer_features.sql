@@ -1,10 +1,11 @@
--- Features of every active customer at every snapshot date, point-in-time correct: a feature at
--- snapshot S sees only what happened strictly before S, judged by event-time columns (event day,
--- opened_at / resolved_at, due and paid dates, responded_at, subscription start dates).
+-- The company-invariant features of every active customer at every snapshot date, point-in-time correct:
+-- a feature at snapshot S sees only what happened strictly before S, judged by event-time columns (opened_at /
+-- resolved_at, due and paid dates, responded_at, subscription start dates) and, for the account's own fields,
+-- the account version in force at S (int_account_versions). Behaviour (usage) features are in
+-- fct_behaviour_features, the company's extra attributes in fct_attribute_features.
 --
--- Cost: windowed usage features come from one range join of the daily rows to the (small) snapshot
--- calendar; "last seen" facts older than any window are carried forward month by month and picked
--- up with ASOF joins; there are no correlated subqueries.
+-- Portable SQL: "the row in force at S" is an interval join ([valid from, next valid from)) instead of an
+-- ASOF join; windowed counts are range joins of the fact rows to the (small) snapshot calendar.
 with
 
 spine as (
@@ -12,7 +13,10 @@ spine as (
     select
         customer_id,
         snapshot_date,
-        cast(snapshot_date - interval 3 month as date) as snapshot_3m_ago
+        cast(snapshot_date as {{ dbt.type_timestamp() }}) as snapshot_ts,
+        cast({{ dbt.dateadd('month', -3, 'snapshot_date') }} as date) as snapshot_3m_ago,
+        spell_number,
+        spell_start_date
 
     from {{ ref('int_customer_snapshots') }}
 
@@ -20,19 +24,19 @@ spine as (
 
 snapshot_dates as (
 
-    select snapshot_date from {{ ref('int_snapshot_dates') }}
+    select
+        snapshot_date,
+        cast(snapshot_date as {{ dbt.type_timestamp() }}) as snapshot_ts,
+        cast({{ dbt.dateadd('day', -30, 'snapshot_date') }} as {{ dbt.type_timestamp() }}) as last_30d_start_ts,
+        cast({{ dbt.dateadd('day', -90, 'snapshot_date') }} as date) as last_90d_start
+
+    from {{ ref('int_snapshot_dates') }}
 
 ),
 
-accounts as (
+versions as (
 
-    select * from {{ ref('stg_accounts') }}
-
-),
-
-usage_daily as (
-
-    select * from {{ ref('int_usage_daily') }}
+    select * from {{ ref('int_account_versions') }}
 
 ),
 
@@ -54,54 +58,58 @@ tickets as (
 
 ),
 
--- usage in [S - 60, S): the last 30 days and the 30 before them
-usage_windows as (
+-- the account as it was known at S
+account_at_snapshot as (
 
     select
-        usage_daily.customer_id,
-        snapshot_dates.snapshot_date,
-        sum(usage_daily.logins) filter (where usage_daily.activity_date >= snapshot_dates.snapshot_date - 30) as logins_30d,
-        sum(usage_daily.sessions) filter (where usage_daily.activity_date >= snapshot_dates.snapshot_date - 30) as sessions_30d,
-        sum(usage_daily.feature_uses) filter (where usage_daily.activity_date >= snapshot_dates.snapshot_date - 30) as feature_uses_30d,
-        sum(usage_daily.events) filter (where usage_daily.activity_date >= snapshot_dates.snapshot_date - 30) as events_30d,
-        sum(usage_daily.session_seconds) filter (where usage_daily.activity_date >= snapshot_dates.snapshot_date - 30) as session_seconds_30d,
-        bit_or(usage_daily.feature_mask) filter (where usage_daily.activity_date >= snapshot_dates.snapshot_date - 30) as feature_mask_30d,
-        sum(usage_daily.events) filter (where usage_daily.activity_date < snapshot_dates.snapshot_date - 30) as events_prev_30d
+        spine.customer_id,
+        spine.snapshot_date,
+        versions.segment,
+        versions.country,
+        versions.acquisition_channel,
+        versions.current_plan,
+        versions.account_manager,
+        versions.signup_date,
+        versions.onboarding_completed_on
 
-    from usage_daily
-    inner join snapshot_dates
-        on usage_daily.activity_date >= snapshot_dates.snapshot_date - 60
-        and usage_daily.activity_date < snapshot_dates.snapshot_date
-    group by usage_daily.customer_id, snapshot_dates.snapshot_date
+    from spine
+    inner join versions
+        on spine.customer_id = versions.customer_id
+        and {{ account_version_in_force('versions', 'spine.snapshot_date') }}
 
 ),
 
--- last login / feature use per calendar month, visible from the first day of the next month
-usage_months as (
+-- the subscription period in force the day before S: the last one started before S
+current_period as (
 
     select
-        customer_id,
-        cast(date_trunc('month', activity_date) + interval 1 month as date) as visible_from,
-        max(activity_date) filter (where logins > 0) as last_login_date,
-        max(activity_date) filter (where feature_uses > 0) as last_feature_use_date
+        spine.customer_id,
+        spine.snapshot_date,
+        periods.plan,
+        periods.mrr
 
-    from usage_daily
-    group by customer_id, date_trunc('month', activity_date)
+    from spine
+    inner join periods
+        on spine.customer_id = periods.customer_id
+        and periods.start_date < spine.snapshot_date
+        and (periods.next_start_date is null or periods.next_start_date >= spine.snapshot_date)
 
 ),
 
-usage_last_seen as (
+-- the period in force the day before S - 3 months, unless the customer had cancelled by then
+period_3m_ago as (
 
     select
-        customer_id,
-        visible_from,
-        max(last_login_date) over customer_history as last_login_date,
-        max(last_feature_use_date) over customer_history as last_feature_use_date
+        spine.customer_id,
+        spine.snapshot_date,
+        periods.mrr
 
-    from usage_months
-    window customer_history as (
-        partition by customer_id order by visible_from rows between unbounded preceding and current row
-    )
+    from spine
+    inner join periods
+        on spine.customer_id = periods.customer_id
+        and periods.start_date < spine.snapshot_3m_ago
+        and (periods.next_start_date is null or periods.next_start_date >= spine.snapshot_3m_ago)
+        and (periods.cancel_date is null or periods.cancel_date >= spine.snapshot_3m_ago)
 
 ),
 
@@ -114,7 +122,7 @@ downgrades as (
 
     from periods
     inner join snapshot_dates
-        on periods.start_date >= snapshot_dates.snapshot_date - 90
+        on periods.start_date >= snapshot_dates.last_90d_start
         and periods.start_date < snapshot_dates.snapshot_date
     where periods.is_downgrade
     group by periods.customer_id, snapshot_dates.snapshot_date
@@ -126,12 +134,12 @@ payment_issues as (
     select
         billing.customer_id,
         snapshot_dates.snapshot_date,
-        count(*) filter (where billing.is_late) as late_payments_90d,
-        count(*) filter (where billing.is_failed) as failed_payments_90d
+        sum(case when billing.is_late then 1 else 0 end) as late_payments_90d,
+        sum(case when billing.is_failed then 1 else 0 end) as failed_payments_90d
 
     from billing
     inner join snapshot_dates
-        on billing.due_date >= snapshot_dates.snapshot_date - 90
+        on billing.due_date >= snapshot_dates.last_90d_start
         and billing.due_date < snapshot_dates.snapshot_date
     where billing.is_late or billing.is_failed
     group by billing.customer_id, snapshot_dates.snapshot_date
@@ -144,12 +152,12 @@ recent_tickets as (
         tickets.customer_id,
         snapshot_dates.snapshot_date,
         count(*) as tickets_30d,
-        count(*) filter (where tickets.is_escalated) as escalations_30d
+        sum(case when tickets.is_escalated then 1 else 0 end) as escalations_30d
 
     from tickets
     inner join snapshot_dates
-        on tickets.opened_at >= snapshot_dates.snapshot_date - 30
-        and tickets.opened_at < snapshot_dates.snapshot_date
+        on tickets.opened_at >= snapshot_dates.last_30d_start_ts
+        and tickets.opened_at < snapshot_dates.snapshot_ts
     group by tickets.customer_id, snapshot_dates.snapshot_date
 
 ),
@@ -161,27 +169,59 @@ open_tickets as (
         tickets.customer_id,
         snapshot_dates.snapshot_date,
         count(*) as unresolved_tickets,
-        max(date_diff('day', tickets.opened_date, snapshot_dates.snapshot_date)) as oldest_unresolved_ticket_days
+        max({{ dbt.datediff('tickets.opened_date', 'snapshot_dates.snapshot_date', 'day') }})
+            as oldest_unresolved_ticket_days
 
     from tickets
     inner join snapshot_dates
-        on tickets.opened_at < snapshot_dates.snapshot_date
-        and coalesce(tickets.resolved_at, 'infinity'::timestamp) >= snapshot_dates.snapshot_date
+        on tickets.opened_at < snapshot_dates.snapshot_ts
+        and (tickets.resolved_at is null or tickets.resolved_at >= snapshot_dates.snapshot_ts)
     group by tickets.customer_id, snapshot_dates.snapshot_date
 
 ),
 
--- the last answer of each day, with the answer before it, visible from the next day
+-- the last answer of each day
+nps_daily as (
+
+    select
+        customer_id,
+        responded_at,
+        score,
+        row_number() over (partition by customer_id, responded_at order by response_id desc) as answer_rank
+
+    from {{ ref('stg_nps_responses') }}
+
+),
+
+-- each day's answer with the one before it, in force from the next day until the next answer is
 nps as (
 
     select
         customer_id,
-        responded_at + 1 as visible_from,
         score,
-        lag(score) over (partition by customer_id order by responded_at) as previous_score
+        lag(score) over (partition by customer_id order by responded_at) as previous_score,
+        cast({{ dbt.dateadd('day', 1, 'responded_at') }} as date) as visible_from,
+        cast({{ dbt.dateadd('day', 1, 'lead(responded_at) over (partition by customer_id order by responded_at)') }} as date)
+            as visible_until
 
-    from {{ ref('stg_nps_responses') }}
-    qualify row_number() over (partition by customer_id, responded_at order by response_id desc) = 1
+    from nps_daily
+    where answer_rank = 1
+
+),
+
+latest_nps as (
+
+    select
+        spine.customer_id,
+        spine.snapshot_date,
+        nps.score,
+        nps.previous_score
+
+    from spine
+    inner join nps
+        on spine.customer_id = nps.customer_id
+        and nps.visible_from <= spine.snapshot_date
+        and (nps.visible_until is null or nps.visible_until > spine.snapshot_date)
 
 ),
 
@@ -190,36 +230,24 @@ joined as (
     select
         spine.customer_id,
         spine.snapshot_date,
-        accounts.segment,
-        accounts.country,
-        accounts.acquisition_channel,
-        coalesce(current_period.plan, accounts.current_plan) as plan,
-        accounts.account_manager is not null as has_account_manager,
-        date_diff('day', accounts.signup_date, spine.snapshot_date) as tenure_days,
-        coalesce(accounts.onboarding_completed_on < spine.snapshot_date, false) as onboarding_completed,
+        account_at_snapshot.segment,
+        account_at_snapshot.country,
+        account_at_snapshot.acquisition_channel,
+        coalesce(current_period.plan, account_at_snapshot.current_plan) as plan,
+        account_at_snapshot.account_manager is not null as has_account_manager,
+        {{ dbt.datediff('account_at_snapshot.signup_date', 'spine.snapshot_date', 'day') }} as tenure_days,
+        coalesce(account_at_snapshot.onboarding_completed_on < spine.snapshot_date, false) as onboarding_completed,
         case
-            when accounts.onboarding_completed_on < spine.snapshot_date
-                then date_diff('day', accounts.signup_date, accounts.onboarding_completed_on)
+            when account_at_snapshot.onboarding_completed_on < spine.snapshot_date
+                then {{ dbt.datediff('account_at_snapshot.signup_date', 'account_at_snapshot.onboarding_completed_on', 'day') }}
         end as days_to_onboard,
-        date_diff('day', usage_last_seen.last_login_date, spine.snapshot_date) as days_since_last_login,
-        date_diff('day', usage_last_seen.last_feature_use_date, spine.snapshot_date) as days_since_last_feature_use,
-        coalesce(usage_windows.logins_30d, 0) as logins_30d,
-        coalesce(usage_windows.sessions_30d, 0) as sessions_30d,
-        coalesce(usage_windows.feature_uses_30d, 0) as feature_uses_30d,
-        coalesce(usage_windows.session_seconds_30d, 0) as session_seconds_30d,
-        coalesce(usage_windows.events_30d, 0) as events_30d,
-        coalesce(usage_windows.events_prev_30d, 0) as events_prev_30d,
-        case
-            when usage_windows.events_prev_30d > 0
-                then 100.0 * (usage_windows.events_prev_30d - coalesce(usage_windows.events_30d, 0))
-                    / usage_windows.events_prev_30d
-        end as usage_decline_pct,
-        bit_count(coalesce(usage_windows.feature_mask_30d, 0)) as distinct_features_30d,
+        spine.spell_number - 1 as previous_spells,
+        {{ dbt.datediff('spine.spell_start_date', 'spine.snapshot_date', 'day') }} as spell_tenure_days,
         coalesce(current_period.mrr, 0) as mrr,
         period_3m_ago.mrr as mrr_3m_ago,
         case
             when period_3m_ago.mrr > 0
-                then 100.0 * (coalesce(current_period.mrr, 0) - period_3m_ago.mrr) / period_3m_ago.mrr
+                then 100 * (coalesce(current_period.mrr, 0) - period_3m_ago.mrr) / period_3m_ago.mrr
         end as mrr_change_3m_pct,
         coalesce(downgrades.downgrades_90d, 0) as downgrades_90d,
         coalesce(payment_issues.late_payments_90d, 0) as late_payments_90d,
@@ -228,23 +256,19 @@ joined as (
         coalesce(open_tickets.unresolved_tickets, 0) as unresolved_tickets,
         open_tickets.oldest_unresolved_ticket_days,
         coalesce(recent_tickets.escalations_30d, 0) as escalations_30d,
-        nps.score as latest_nps,
-        nps.score - nps.previous_score as nps_trend
+        latest_nps.score as latest_nps,
+        latest_nps.score - latest_nps.previous_score as nps_trend
 
     from spine
-    inner join accounts on spine.customer_id = accounts.customer_id
-    left join usage_windows
-        on spine.customer_id = usage_windows.customer_id
-        and spine.snapshot_date = usage_windows.snapshot_date
-    asof left join usage_last_seen
-        on spine.customer_id = usage_last_seen.customer_id
-        and spine.snapshot_date >= usage_last_seen.visible_from
-    asof left join periods as current_period
+    inner join account_at_snapshot
+        on spine.customer_id = account_at_snapshot.customer_id
+        and spine.snapshot_date = account_at_snapshot.snapshot_date
+    left join current_period
         on spine.customer_id = current_period.customer_id
-        and spine.snapshot_date > current_period.start_date
-    asof left join periods as period_3m_ago
+        and spine.snapshot_date = current_period.snapshot_date
+    left join period_3m_ago
         on spine.customer_id = period_3m_ago.customer_id
-        and spine.snapshot_3m_ago > period_3m_ago.start_date
+        and spine.snapshot_date = period_3m_ago.snapshot_date
     left join downgrades
         on spine.customer_id = downgrades.customer_id
         and spine.snapshot_date = downgrades.snapshot_date
@@ -257,47 +281,39 @@ joined as (
     left join open_tickets
         on spine.customer_id = open_tickets.customer_id
         and spine.snapshot_date = open_tickets.snapshot_date
-    asof left join nps
-        on spine.customer_id = nps.customer_id
-        and spine.snapshot_date >= nps.visible_from
+    left join latest_nps
+        on spine.customer_id = latest_nps.customer_id
+        and spine.snapshot_date = latest_nps.snapshot_date
 
 ),
 
 final as (
 
     select
-        cast(customer_id as varchar) as customer_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
         cast(snapshot_date as date) as snapshot_date,
-        cast(plan as varchar) as plan,
-        cast(segment as varchar) as segment,
-        cast(country as varchar) as country,
-        cast(acquisition_channel as varchar) as acquisition_channel,
-        cast(has_account_manager as boolean) as has_account_manager,
-        cast(tenure_days as integer) as tenure_days,
-        cast(onboarding_completed as boolean) as onboarding_completed,
-        cast(days_to_onboard as integer) as days_to_onboard,
-        cast(days_since_last_login as integer) as days_since_last_login,
-        cast(days_since_last_feature_use as integer) as days_since_last_feature_use,
-        cast(logins_30d as integer) as logins_30d,
-        cast(sessions_30d as integer) as sessions_30d,
-        cast(feature_uses_30d as integer) as feature_uses_30d,
-        cast(session_seconds_30d as bigint) as session_seconds_30d,
-        cast(events_30d as integer) as events_30d,
-        cast(events_prev_30d as integer) as events_prev_30d,
-        cast(usage_decline_pct as double) as usage_decline_pct,
-        cast(distinct_features_30d as integer) as distinct_features_30d,
-        cast(mrr as double) as mrr,
-        cast(mrr_3m_ago as double) as mrr_3m_ago,
-        cast(mrr_change_3m_pct as double) as mrr_change_3m_pct,
-        cast(downgrades_90d as integer) as downgrades_90d,
-        cast(late_payments_90d as integer) as late_payments_90d,
-        cast(failed_payments_90d as integer) as failed_payments_90d,
-        cast(tickets_30d as integer) as tickets_30d,
-        cast(unresolved_tickets as integer) as unresolved_tickets,
-        cast(oldest_unresolved_ticket_days as integer) as oldest_unresolved_ticket_days,
-        cast(escalations_30d as integer) as escalations_30d,
-        cast(latest_nps as integer) as latest_nps,
-        cast(nps_trend as integer) as nps_trend
+        cast(plan as {{ dbt.type_string() }}) as plan,
+        cast(segment as {{ dbt.type_string() }}) as segment,
+        cast(country as {{ dbt.type_string() }}) as country,
+        cast(acquisition_channel as {{ dbt.type_string() }}) as acquisition_channel,
+        cast(has_account_manager as {{ dbt.type_boolean() }}) as has_account_manager,
+        cast(tenure_days as {{ dbt.type_int() }}) as tenure_days,
+        cast(onboarding_completed as {{ dbt.type_boolean() }}) as onboarding_completed,
+        cast(days_to_onboard as {{ dbt.type_int() }}) as days_to_onboard,
+        cast(previous_spells as {{ dbt.type_int() }}) as previous_spells,
+        cast(spell_tenure_days as {{ dbt.type_int() }}) as spell_tenure_days,
+        cast(mrr as {{ type_double() }}) as mrr,
+        cast(mrr_3m_ago as {{ type_double() }}) as mrr_3m_ago,
+        cast(mrr_change_3m_pct as {{ type_double() }}) as mrr_change_3m_pct,
+        cast(downgrades_90d as {{ dbt.type_int() }}) as downgrades_90d,
+        cast(late_payments_90d as {{ dbt.type_int() }}) as late_payments_90d,
+        cast(failed_payments_90d as {{ dbt.type_int() }}) as failed_payments_90d,
+        cast(tickets_30d as {{ dbt.type_int() }}) as tickets_30d,
+        cast(unresolved_tickets as {{ dbt.type_int() }}) as unresolved_tickets,
+        cast(oldest_unresolved_ticket_days as {{ dbt.type_int() }}) as oldest_unresolved_ticket_days,
+        cast(escalations_30d as {{ dbt.type_int() }}) as escalations_30d,
+        cast(latest_nps as {{ dbt.type_int() }}) as latest_nps,
+        cast(nps_trend as {{ dbt.type_int() }}) as nps_trend
 
     from joined
 

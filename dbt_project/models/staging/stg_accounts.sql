@@ -1,20 +1,19 @@
--- One row per customer: the latest delivered version of the CRM account.
+-- One row per customer: the latest delivered version of the CRM account (with the company's attributes).
 with
 
-source as (
+versions as (
 
-    select * from {{ source('raw', 'accounts') }}
+    select * from {{ ref('stg_account_versions') }}
 
 ),
 
-latest as (
+ranked as (
 
-    select *
-    from source
-    qualify row_number() over (
-        partition by customer_id
-        order by updated_at desc, _batch_date desc, _row_number desc
-    ) = 1
+    select
+        versions.*,
+        row_number() over (partition by customer_id order by updated_at desc, batch_date desc) as version_rank
+
+    from versions
 
 ),
 
@@ -22,26 +21,30 @@ final as (
 
     select
         customer_id,
-        name as company_name,
+        company_name,
         email,
         country,
         segment,
-        plan as current_plan,
+        current_plan,
         signup_date,
         acquisition_channel,
         marketing_consent,
-        unsubscribed as is_unsubscribed,
-        nullif(trim(account_manager), '') as account_manager,
-        onboarding_completed_at as onboarding_completed_on,
-        nullif(trim(phone), '') as phone,
+        is_unsubscribed,
+        account_manager,
+        onboarding_completed_on,
+        phone,
         sms_consent,
         push_consent,
-        nullif(trim(language), '') as language,
-        nullif(trim(time_zone), '') as time_zone,
+        language,
+        time_zone,
+        {%- for attribute in var('customer_attributes') %}
+        {{ adapter.quote(attribute['name']) }},
+        {%- endfor %}
         updated_at,
-        _batch_date as batch_date
+        batch_date
 
-    from latest
+    from ranked
+    where version_rank = 1
 
 )
 

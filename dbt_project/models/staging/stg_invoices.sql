@@ -7,14 +7,16 @@ source as (
 
 ),
 
-latest as (
+ranked as (
 
-    select *
+    select
+        source.*,
+        row_number() over (
+            partition by invoice_id
+            order by updated_at desc, _batch_date desc, _row_number desc
+        ) as version_rank
+
     from source
-    qualify row_number() over (
-        partition by invoice_id
-        order by updated_at desc, _batch_date desc, _row_number desc
-    ) = 1
 
 ),
 
@@ -33,7 +35,8 @@ final as (
         updated_at,
         _batch_date as batch_date
 
-    from latest
+    from ranked
+    where version_rank = 1
 
 )
 

@@ -7,14 +7,13 @@ source as (
 
 ),
 
-latest as (
+ranked as (
 
-    select *
+    select
+        source.*,
+        row_number() over (partition by response_id order by _batch_date desc, _row_number desc) as copy_rank
+
     from source
-    qualify row_number() over (
-        partition by response_id
-        order by _batch_date desc, _row_number desc
-    ) = 1
 
 ),
 
@@ -28,7 +27,8 @@ final as (
         nullif(trim(comment), '') as comment,
         _batch_date as batch_date
 
-    from latest
+    from ranked
+    where copy_rank = 1
 
 )
 

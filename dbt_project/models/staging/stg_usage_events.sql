@@ -8,14 +8,13 @@ source as (
 
 ),
 
-latest as (
+ranked as (
 
-    select *
+    select
+        source.*,
+        row_number() over (partition by event_id order by _batch_date desc, _row_number desc) as copy_rank
+
     from source
-    qualify row_number() over (
-        partition by event_id
-        order by _batch_date desc, _row_number desc
-    ) = 1
 
 ),
 
@@ -29,9 +28,11 @@ final as (
         event_type,
         feature,
         duration_seconds,
+        value,
         _batch_date as batch_date
 
-    from latest
+    from ranked
+    where copy_rank = 1
 
 )
 

@@ -1,4 +1,5 @@
--- Features of every active customer at the latest snapshot: the rows to score now.
+-- Every feature of every active customer at the latest snapshot: the rows to score now. Same columns as
+-- ml_training_set without the label.
 with
 
 latest_snapshot as (
@@ -11,14 +12,30 @@ latest_snapshot as (
 features as (
 
     select * from {{ ref('fct_customer_features') }}
+    where snapshot_date in (select snapshot_date from latest_snapshot)
+
+),
+
+behaviour as (
+
+    select * from {{ ref('fct_behaviour_features') }}
+    where snapshot_date in (select snapshot_date from latest_snapshot)
+
+),
+
+attributes as (
+
+    select * from {{ ref('fct_attribute_features') }}
+    where snapshot_date in (select snapshot_date from latest_snapshot)
 
 ),
 
 final as (
 
-    select features.*
+    select *
     from features
-    inner join latest_snapshot on features.snapshot_date = latest_snapshot.snapshot_date
+    inner join behaviour using (customer_id, snapshot_date)
+    inner join attributes using (customer_id, snapshot_date)
 
 )
 

@@ -1,9 +1,23 @@
--- Features with their mature churn label: the rows a model may learn from.
+-- Every feature of a (customer, snapshot) with its mature churn label: the rows a model may learn from.
+-- The company-invariant features, the behaviour features of the company's event types and its customer
+-- attributes, joined on the spine's key (USING keeps one customer_id and snapshot_date, first).
 with
 
 features as (
 
     select * from {{ ref('fct_customer_features') }}
+
+),
+
+behaviour as (
+
+    select * from {{ ref('fct_behaviour_features') }}
+
+),
+
+attributes as (
+
+    select * from {{ ref('fct_attribute_features') }}
 
 ),
 
@@ -16,14 +30,11 @@ labels as (
 
 final as (
 
-    select
-        features.*,
-        labels.churned
-
+    select *
     from features
-    inner join labels
-        on features.customer_id = labels.customer_id
-        and features.snapshot_date = labels.snapshot_date
+    inner join behaviour using (customer_id, snapshot_date)
+    inner join attributes using (customer_id, snapshot_date)
+    inner join labels using (customer_id, snapshot_date)
 
 )
 
