@@ -339,8 +339,11 @@ def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, fl
     out["oracle_contacts"] = float(chosen.sum())
 
     # the feature oracle: true probability, effect averaged over look-alikes (segment x price-to-list decile)
-    list_price = np.array([49.0, 149.0, 499.0])[pool["true_plan"].to_numpy().astype(int)]
-    seats = np.array([1.0, 2.5, 7.0])[pool["true_segment"].to_numpy().astype(int)]
+    from churn_platform.simulate.parameters import load_simulated_company
+
+    company = load_simulated_company()
+    list_price = company.plan_price[pool["true_plan"].to_numpy().astype(int)]
+    seats = company.seat_median[pool["true_segment"].to_numpy().astype(int)]
     ratio = np.log(pool["true_mrr"].to_numpy() / (list_price * seats))
     price = pd.qcut(ratio, 10, labels=False, duplicates="drop")
     groups = pd.DataFrame(tau, columns=list(INTERVENTIONS)).groupby(

@@ -287,6 +287,9 @@ SPECS: dict[str, TableSpec] = {
     "playbook_effects": TableSpec(
         ("retention.playbook_effects",), lambda _: "select * from retention.playbook_effects order by all"
     ),
+    "policy_values": TableSpec(
+        ("retention.policy_values",), lambda _: "select * from retention.policy_values order by all"
+    ),
     "allocation": TableSpec(("retention.decisions.assignment_probability",), _allocation_sql),
     "high_risk_churn": TableSpec(("retention.decisions", "fct_churn_labels"), _high_risk_churn_sql),
     "nps_by_group": TableSpec(

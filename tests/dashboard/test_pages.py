@@ -132,6 +132,7 @@ def test_campaigns(full: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "save rate (raw)" in summary.columns
     assert [h.value for h in at.subheader] == [
         "Playbooks, every measured wave pooled",
+        "Allocation policies compared offline",
         "Allocation between interventions, wave by wave",
         "Churn among high-risk customers: treated vs control",
         "NPS of treated vs control",
@@ -142,7 +143,9 @@ def test_campaigns(full: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ]
     # raw and CUPED per arm; allocation; high-risk churn; NPS; per-campaign save rates
     assert len(at.get("plotly_chart")) == 5
-    rates = at.dataframe[1].value
+    offline = at.dataframe[1].value
+    assert list(offline["policy"]) == ["always success_call", "as logged", "never contact"]
+    rates = at.dataframe[2].value
     assert rates.iloc[0]["open_rate"] == "100.0%"
     shown = metrics(at)
     assert shown["Treated"] == "80"

@@ -34,6 +34,7 @@ def test_everything_is_published_when_every_source_exists(tmp_path: Path) -> Non
         "tier_mix": 6,
         "campaign_outcomes": 2,
         "playbook_effects": 5,
+        "policy_values": 3,
         "allocation": 4,
         "high_risk_churn": 2,
         "nps_by_group": 2,
@@ -99,7 +100,7 @@ def test_missing_sources_are_skipped_and_reported(tmp_path: Path) -> None:
     rows = publish_dashboard(warehouse, folder, HEALTH)
     assert set(rows) == {"worklist", "churn_trend", "tier_mix"}
     assert set(rows.skipped) == {
-        "campaign_outcomes", "playbook_effects", "allocation", "high_risk_churn", "nps_by_group",
+        "campaign_outcomes", "playbook_effects", "policy_values", "allocation", "high_risk_churn", "nps_by_group",
         "response_rates", "monitoring",
     }  # fmt: skip
     assert "retention.outcomes" in rows.skipped["campaign_outcomes"]

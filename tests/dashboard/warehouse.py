@@ -143,6 +143,14 @@ insert into retention.playbook_effects values
      0.04, 0.6, 60000, 54000, 0.11, -0.2, 0.5, 'works', 0.03, 0),
     ('win-back', 'all', 1, '2026-01-01', '2026-01-01', 400, 60, 0.02, -0.05, 0.09, 0.021, -0.04, 0.08, 0.12,
      0.12, 5000, 8000, -0.37, -2, 1, 'not yet measurable', 0.03, 11.2);
+
+create table retention.policy_values (
+    playbook varchar, policy varchar, customers bigint, value_per_customer double, ips double,
+    gain_vs_logged double
+);
+insert into retention.policy_values values
+    ('rescue', 'as logged', 5100, 2400, 2400, 0), ('rescue', 'never contact', 5100, 2300, 2290, -100),
+    ('rescue', 'always success_call', 5100, 2450, 2440, 50);
 """
 
 MONITORING = """

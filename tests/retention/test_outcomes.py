@@ -143,3 +143,23 @@ def test_decisions_logged_before_arms_still_measure() -> None:
         old.loc[old["decision"] == "control", "churned"].mean()
         - old.loc[old["decision"] == "treat", "churned"].mean()
     )
+
+
+def test_policies_are_compared_offline_from_the_logged_probabilities() -> None:
+    from churn_platform.lib.retention.outcomes import policy_values
+
+    frame = _campaign(60_000, "2026-01-01", seed=7, training_share=0.3).assign(playbook="re-engage")
+    values = policy_values(frame.drop(columns="churned"), _labels(frame)).set_index("policy")
+    assert set(values.index) == {"as logged", "never contact", "always training", "always discount"}
+    # the truth per customer: value x (1 - p x (1 - effect)) - cost, for everyone
+    v, p = frame["customer_value"], frame["churn_probability"]
+    truth = {
+        "never contact": float((v * (1 - p)).mean()),
+        "always training": float((v * (1 - p * 0.7)).mean() - 20.0),
+        "always discount": float((v * (1 - p)).mean() - 45.0),
+    }
+    for policy, expected in truth.items():
+        assert values.loc[policy, "value_per_customer"] == pytest.approx(expected, rel=0.02), policy
+    assert (
+        values.loc["always training", "gain_vs_logged"] > 0 > values.loc["always discount", "gain_vs_logged"]
+    )

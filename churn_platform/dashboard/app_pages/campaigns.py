@@ -78,6 +78,23 @@ if effects is not None and not effects.empty:
         figure.update_layout(yaxis_tickformat=".0%", height=420, scattermode="group")
         st.plotly_chart(figure)
 
+values = data.load_table("policy_values")
+if values is not None and not values.empty:
+    st.subheader("Allocation policies compared offline")
+    st.caption(
+        "What a customer was worth (value kept minus the offer's cost) under each policy, estimated from the "
+        "logged assignment probabilities (self-normalised inverse-propensity scoring): as allocated, never "
+        "contacting anyone, or always one intervention where it was offered."
+    )
+    st.dataframe(
+        values,
+        hide_index=True,
+        column_config={
+            c: st.column_config.NumberColumn(c.replace("_", " "), format="%.0f")
+            for c in ("value_per_customer", "ips", "gain_vs_logged")
+        },
+    )
+
 allocation = data.load_table("allocation")
 if allocation is not None and not allocation.empty:
     st.subheader("Allocation between interventions, wave by wave")

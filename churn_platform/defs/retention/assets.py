@@ -228,8 +228,9 @@ def send_ledger_export(warehouse: WarehouseResource, exports: ExportsResource) -
     description="Once a campaign's horizon has passed: churn among treated (per arm) vs control and the global "
     "holdout, per playbook, intervention, tier and value band, raw and CUPED-adjusted save rate with 95% "
     "intervals (inverse assignment probability weights), revenue retained, cost and ROI with intervals, MDE, "
-    "power and a verdict (works / harms / not yet measurable). Tables retention.outcomes (per campaign) and "
-    "retention.playbook_effects (every wave pooled, with the weeks still needed).",
+    "power and a verdict (works / harms / not yet measurable). Tables retention.outcomes (per campaign), "
+    "retention.playbook_effects (every wave pooled, with the weeks still needed) and retention.policy_values "
+    "(never contact / always one intervention / as logged, compared offline by inverse-propensity scoring).",
 )
 def campaign_outcomes(
     warehouse: WarehouseResource, retention_policy: RetentionPolicyResource
@@ -243,6 +244,7 @@ def campaign_outcomes(
         {
             "retention.outcomes": outcomes,
             "retention.playbook_effects": measured["playbook_effects"],
+            "retention.policy_values": measured["policy_values"],
         },
     )
     overall = outcomes[outcomes["dimension"] == "overall"]

@@ -227,3 +227,44 @@ def playbook_effects(
                 "minimum_effect": design.minimum_effect, "weeks_to_detect": wait,
             })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def policy_values(decisions: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Offline comparison of allocation policies from the logged assignment probabilities (inverse-propensity
+    scoring), per playbook over every measured wave: what a customer was worth (``customer_value`` x (1 -
+    churned) - ``offer_cost``) under the policy as logged, under never contacting anyone, and under always
+    sending one intervention (to those it was offered to; the others as logged).
+
+    Columns: playbook, policy, customers, value_per_customer (self-normalised IPS), ips (plain IPS) and
+    gain_vs_logged (per customer). Decisions logged without probabilities are left out.
+    """
+    columns = ["playbook", "policy", "customers", "value_per_customer", "ips", "gain_vs_logged"]
+    frame = _prepared(decisions, labels)
+    if frame.empty or frame["assignment_probability"].isna().all():
+        return pd.DataFrame(columns=columns)
+    frame = frame[frame["assignment_probability"].notna()]
+    rows = []
+    for playbook, group in frame.groupby("playbook", sort=True):
+        reward = (
+            group["customer_value"] * (1 - group["churned"].astype(float)) - group["offer_cost"]
+        ).to_numpy()
+        inverse = 1.0 / group["p_assigned"].clip(1e-6, 1).to_numpy()
+        treated, arm = group["treated"].to_numpy(), group["arm"].astype(str).to_numpy()
+        texts = (
+            group["arm_probabilities"] if "arm_probabilities" in group else pd.Series(None, index=group.index)
+        )
+        offered = [json.loads(t) if isinstance(t, str) else {} for t in texts]
+        # the evaluated policy's probability of each logged action over the logging policy's
+        weights = {"as logged": np.ones(len(group)), "never contact": np.where(treated, 0.0, inverse)}
+        for name in sorted({a for o in offered for a in o}):
+            has = np.array([name in o for o in offered])
+            weights[f"always {name}"] = np.where(has, np.where(arm == name, inverse, 0.0), 1.0)
+        logged_value = float(reward.mean())
+        for policy, weight in weights.items():
+            total = float(weight.sum())
+            snips = float((weight * reward).sum() / total) if total > 0 else float("nan")
+            rows.append({
+                "playbook": str(playbook), "policy": policy, "customers": len(group), "value_per_customer": snips,
+                "ips": float((weight * reward).mean()), "gain_vs_logged": snips - logged_value,
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

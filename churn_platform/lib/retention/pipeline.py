@@ -24,7 +24,7 @@ from churn_platform.lib.retention.delivery import (
     ensure_ledger,
     queue_targets,
 )
-from churn_platform.lib.retention.outcomes import campaign_outcomes, playbook_effects
+from churn_platform.lib.retention.outcomes import campaign_outcomes, playbook_effects, policy_values
 from churn_platform.lib.retention.policy import RetentionPolicy
 from churn_platform.lib.retention.targets import Ranking, select_targets
 from churn_platform.lib.warehouse import connect as connect_warehouse
@@ -236,14 +236,16 @@ def export_ledger(warehouse: Path, path: Path) -> int:
 
 
 def measure(warehouse: Path, policy: RetentionPolicy, horizon_days: int = 30) -> dict[str, pd.DataFrame]:
-    """Outcomes of every campaign whose labels have matured: ``outcomes`` (per campaign and breakdown) and
-    ``playbook_effects`` (every wave pooled, per playbook and arm)."""
+    """Outcomes of every campaign whose labels have matured: ``outcomes`` (per campaign and breakdown),
+    ``playbook_effects`` (every wave pooled, per playbook and arm) and ``policy_values`` (allocation policies
+    compared offline from the logged probabilities)."""
     decisions = read_table(warehouse, "select * from retention.decisions")
     labels = read_table(warehouse, "select customer_id, snapshot_date, churned from fct_churn_labels")
     design = policy.experiment
     return {
         "outcomes": campaign_outcomes(decisions, labels, design),
         "playbook_effects": playbook_effects(decisions, labels, design, horizon_days),
+        "policy_values": policy_values(decisions, labels),
     }
 
 
