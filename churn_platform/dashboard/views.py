@@ -256,7 +256,8 @@ def weeks_text(weeks: Any) -> str:
         return "not at the current intake"
     if float(weeks) <= 0:
         return "measurable now"
-    return f"about {math.ceil(float(weeks))} more weeks"
+    years = float(weeks) / 52.18
+    return f"about {math.ceil(float(weeks))} more weeks" + (f" ({years:.0f} years)" if years >= 2 else "")
 
 
 def playbook_summary(effects: pd.DataFrame, arm: str | None = "all") -> pd.DataFrame:

@@ -178,6 +178,7 @@ def test_a_negative_roi_whose_interval_spans_zero_is_not_yet_measurable() -> Non
     assert views.effect_text(rows[3]) == "-6.9 pts (-31.0 to +20.0)"
     assert views.effect_text(rows[3], "save_rate") == "-7.0 pts (-31.0 to +20.0)"
     assert views.effect_text({"save_rate_adjusted": float("nan")}) == "n/a"
+    assert views.weeks_text(311.0) == "about 311 more weeks (6 years)"
     assert [views.weeks_text(w) for w in (0.0, 7.3, float("inf"))] == [
         "measurable now", "about 8 more weeks", "not at the current intake",
     ]  # fmt: skip

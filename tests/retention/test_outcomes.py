@@ -163,3 +163,18 @@ def test_policies_are_compared_offline_from_the_logged_probabilities() -> None:
     assert (
         values.loc["always training", "gain_vs_logged"] > 0 > values.loc["always discount", "gain_vs_logged"]
     )
+
+
+def test_a_handful_of_controls_who_all_stayed_is_not_yet_measurable() -> None:
+    # 15 treated (5 churned) against 2 controls who both stayed: HC2 sees no variance in the control group,
+    # so the interval alone would exclude zero; too few customers to say anything
+    frame = _campaign(200, "2026-01-01", seed=8, training_share=0.5)
+    treated = frame[frame["decision"] == "treat"].head(15).assign(churned=[True] * 5 + [False] * 10)
+    control = frame[frame["decision"] == "control"].head(2).assign(churned=False)
+    small = pd.concat([treated, control]).assign(churn_probability=0.3)
+    out = campaign_outcomes(small.drop(columns="churned"), _labels(small))
+    overall = out[out["dimension"] == "overall"].iloc[0]
+    assert overall["save_rate_adjusted_high"] < 0, "the interval alone says harm"
+    assert overall["verdict"] == "not yet measurable"
+    relaxed = campaign_outcomes(small.drop(columns="churned"), _labels(small), ExperimentPolicy(min_group_size=2))
+    assert relaxed[relaxed["dimension"] == "overall"].iloc[0]["verdict"] == "harms"

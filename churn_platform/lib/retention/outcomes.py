@@ -13,7 +13,8 @@ probability weights (:func:`ml.experiment.estimate_effect`):
   customer, adjusted on expected loss, times the treated), with its interval; ``roi`` = (revenue - cost) /
   cost and its interval (the cost is known, so the interval maps linearly);
 - ``mde`` and ``power``: the minimum detectable save rate at these sizes, and the power at the policy's
-  smallest effect worth detecting; ``verdict``: works / harms / not yet measurable (interval spans zero).
+  smallest effect worth detecting; ``verdict``: works / harms / not yet measurable (the interval spans zero,
+  or fewer than the policy's ``min_group_size`` treated or control customers).
 
 :func:`campaign_outcomes` gives one row per campaign (snapshot) and breakdown; :func:`playbook_effects` pools
 every measured wave per playbook and per playbook and arm, with the weeks still needed to detect the
@@ -122,7 +123,8 @@ def _measure(group: pd.DataFrame, arm: str | None, design: ExperimentPolicy) -> 
     def roi(amount: float) -> float:
         return (amount - cost) / cost if cost > 0 and not math.isnan(amount) else float("nan")
 
-    outcome = verdict(adjusted.low, adjusted.high) if nc >= 2 and nt >= 2 else NOT_MEASURABLE
+    big_enough = min(nt, nc) >= design.min_group_size
+    outcome = verdict(adjusted.low, adjusted.high) if big_enough else NOT_MEASURABLE
     return {
         "treated": nt,
         "treated_churned": ct,

@@ -140,7 +140,9 @@ class ExperimentPolicy(_Strict):
     fraction: 0.03 is 3 points); every campaign and playbook shows its minimum detectable effect (MDE) and its
     power at this effect for its treated and control sizes. ``global_holdout``: a stable, seeded share of
     customers never contacted by any campaign (a global control group); their outcomes pool with each
-    campaign's own control across waves and months.
+    campaign's own control across waves and months. ``min_group_size``: below this many treated or control
+    customers a comparison is "not yet measurable" whatever its interval says (a handful of customers who all
+    stayed makes an interval look far surer than it is).
     """
 
     minimum_effect: float = Field(default=0.03, gt=0.0, lt=1.0)
@@ -148,6 +150,7 @@ class ExperimentPolicy(_Strict):
     power: float = Field(default=0.8, gt=0.5, lt=1.0)
     global_holdout: float = Field(default=0.05, ge=0.0, lt=0.5)
     holdout_seed: int = 0
+    min_group_size: int = Field(default=30, ge=2)
 
 
 CONTEXT_COLUMNS = ("factor", "segment", "risk_tier", "plan", "value_band", "playbook")
