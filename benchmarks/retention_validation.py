@@ -273,18 +273,28 @@ def _value_selection(pool: pd.DataFrame, score: np.ndarray, kind: np.ndarray, bu
 def _best_selection(
     pool: pd.DataFrame, net: np.ndarray, budget: float, cost: dict[str, float]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The better (on ``net``, what the selector believes) of two greedy knapsack rules within the budget: by
-    net value, and by net value per cost, each with the arm of the highest net value. Returns (chosen, arm)."""
+    """The best (on ``net``, what the selector believes) of three knapsack rules within the budget: greedy by
+    net value and by net value per cost (each with the arm of the highest net value), and the budget's shadow
+    price (the arm worth most at that price). Returns (chosen, arm per customer)."""
     costs = np.array([cost[a] for a in INTERVENTIONS])
     best = net.argmax(axis=1)
     kinds = np.array(INTERVENTIONS, dtype=object)[best]
     top = net[np.arange(len(pool)), best]
     options = [
-        _value_selection(pool, top, kinds, budget, cost),
-        _value_selection(pool, np.where(top > 0, top / costs[best], 0.0), kinds, budget, cost),
+        (_value_selection(pool, top, kinds, budget, cost), best),
+        (_value_selection(pool, np.where(top > 0, top / costs[best], 0.0), kinds, budget, cost), best),
     ]
-    chosen = max(options, key=lambda c: float(top[c].sum()))
-    return chosen, best
+    # the budget's shadow price (the platform's own rule, with no control group)
+    from churn_platform.lib.retention.targets import shadow_price
+
+    gain = net + costs[None, :]
+    price = shadow_price(gain, costs, np.ones_like(net, dtype=bool), budget, 0.0)
+    worth = gain - (1 + price) * costs[None, :]
+    priced = worth.argmax(axis=1)
+    kinds_priced = np.array(INTERVENTIONS, dtype=object)[priced]
+    options.append((_value_selection(pool, worth.max(axis=1), kinds_priced, budget, cost), priced))
+    chosen, arm = max(options, key=lambda o: float(net[np.arange(len(pool)), o[1]][o[0]].sum()))
+    return chosen, arm
 
 
 def evaluate_month(data: Path, snapshot: dt.date, budget: float) -> dict[str, float]:

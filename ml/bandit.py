@@ -9,8 +9,11 @@ miscalibration in a cell cancels out, because the control group's ratio in the s
     relative reduction of churn by an arm  r = 1 - theta_arm / theta_control
 
 Before any outcome is measured an arm's ratio is centred on ``1 - prior_effect`` with ``strength`` expected
-churns of weight; a cell's prior is its arm's pooled posterior over every cell with the same weight, so a cell
-with few customers borrows from the others (empirical Bayes). Plain NumPy; no company or policy is assumed.
+churns of weight; the control's ratio is centred on 1 (a calibrated model expects as many churns as happen)
+with ``calibration_strength`` of weight, so that a small control group does not swing every arm's effect
+while it is still small, and it takes over as it grows. A cell's prior is its arm's pooled posterior over
+every cell with the same weight, so a cell with few customers borrows from the others (empirical Bayes).
+Plain NumPy; no company or policy is assumed.
 
 The probability that an arm is a customer's best, P(argmax_k  P(churn) x r_k x value - cost_k), estimated from
 posterior draws, is the Thompson-sampling allocation; a floor keeps every eligible arm explored.
@@ -105,14 +108,18 @@ def posterior(
     strength: float,
     draws: int,
     rng: np.random.Generator,
+    calibration_strength: float | None = None,
 ) -> Posterior:
     """Posterior draws for ``cells`` (plus the pooled cell) and ``arms`` from ``arm_evidence`` output.
 
     ``prior_effect``: relative reduction assumed per arm before any evidence (missing: 0); ``strength``: how
-    many expected churns of evidence the prior is worth. Raises ValueError on a non-positive strength.
+    many expected churns of evidence the arms' prior is worth; ``calibration_strength``: the same for the
+    control's ratio of 1 (default ``strength``). Raises ValueError on a non-positive strength.
     """
-    if strength <= 0:
+    calibration = strength if calibration_strength is None else calibration_strength
+    if strength <= 0 or calibration <= 0:
         raise ValueError("prior strength must be positive")
+    weight = {name: calibration if name == CONTROL else strength for name in [CONTROL, *arms]}
     ctx = tuple(context)
     names = [CONTROL, *arms]
     ev = evidence.copy()
@@ -122,8 +129,8 @@ def posterior(
     for name in names:
         rows = ev[ev["arm"] == name] if not ev.empty else ev
         prior_mean = 1.0 - float(prior_effect.get(name, 0.0)) if name != CONTROL else 1.0
-        pooled_shape[name] = strength * prior_mean + float(rows["churned"].sum() if len(rows) else 0.0)
-        pooled_rate[name] = strength + float(rows["expected"].sum() if len(rows) else 0.0)
+        pooled_shape[name] = weight[name] * prior_mean + float(rows["churned"].sum() if len(rows) else 0.0)
+        pooled_rate[name] = weight[name] + float(rows["expected"].sum() if len(rows) else 0.0)
     all_cells = [tuple(c) for c in cells if tuple(c) != Posterior.POOLED] + [Posterior.POOLED]
     theta = np.empty((len(all_cells), len(names), draws))
     centre = np.empty((len(all_cells), len(names)))
@@ -135,8 +142,8 @@ def posterior(
             if cell != Posterior.POOLED:
                 mine = in_cell[in_cell["arm"] == name] if in_cell is not None else None
                 pooled = shape / rate
-                shape = strength * pooled + (float(mine["churned"].sum()) if mine is not None else 0.0)
-                rate = strength + (float(mine["expected"].sum()) if mine is not None else 0.0)
+                shape = weight[name] * pooled + (float(mine["churned"].sum()) if mine is not None else 0.0)
+                rate = weight[name] + (float(mine["expected"].sum()) if mine is not None else 0.0)
             theta[i, j] = rng.gamma(shape, 1.0 / rate, size=draws)
             centre[i, j] = shape / rate
     reduction = 1.0 - theta[:, 1:, :] / theta[:, :1, :]

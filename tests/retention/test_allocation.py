@@ -173,3 +173,23 @@ def test_risk_ranking_keeps_the_playbooks_default_arm() -> None:
         assert row["arm"] == next(a for a in allowed if a in json.loads(row["arm_probabilities"]))
     assert (targets.loc[targets["decision"].isin(MEASURED), "allocation"] == "risk").all()
     assert "negative_value" not in set(targets["decision"])
+
+
+def test_the_shadow_price_spends_the_budget_on_what_buys_the_most() -> None:
+    from churn_platform.lib.retention.targets import shadow_price
+
+    rng = np.random.default_rng(11)
+    gain = rng.uniform(0, 200, size=(500, 3))
+    cost = np.array([8.0, 20.0, 60.0])
+    allowed = np.ones_like(gain, dtype=bool)
+    assert shadow_price(gain, cost, allowed, None, 0.1) == 0.0
+    assert shadow_price(gain, cost, allowed, 1e9, 0.1) == 0.0, "a budget that does not bind costs nothing"
+    price = shadow_price(gain, cost, allowed, 2000.0, 0.1)
+    worth = gain - (1 + price) * cost
+    best = worth.argmax(axis=1)
+    takes = worth.max(axis=1) > 0
+    spent = 0.9 * cost[best][takes].sum()
+    assert price > 0
+    assert 2000.0 - 60.0 <= spent <= 2000.0
+    # at that price the cheap arm is chosen more often than by net value alone
+    assert (best[takes] == 0).mean() > ((gain - cost).argmax(axis=1)[takes] == 0).mean()

@@ -176,5 +176,7 @@ def test_a_handful_of_controls_who_all_stayed_is_not_yet_measurable() -> None:
     overall = out[out["dimension"] == "overall"].iloc[0]
     assert overall["save_rate_adjusted_high"] < 0, "the interval alone says harm"
     assert overall["verdict"] == "not yet measurable"
-    relaxed = campaign_outcomes(small.drop(columns="churned"), _labels(small), ExperimentPolicy(min_group_size=2))
+    relaxed = campaign_outcomes(
+        small.drop(columns="churned"), _labels(small), ExperimentPolicy(min_group_size=2)
+    )
     assert relaxed[relaxed["dimension"] == "overall"].iloc[0]["verdict"] == "harms"

@@ -9,10 +9,11 @@ their playbook whose channel they consented to, expected net value = P(churn) x 
 the uplift comes from the registered uplift model (``uplift``) when it is the champion, else from the posterior
 of each arm's relative effect in the customer's context cell (:mod:`ml.bandit`). Arms with a negative expected
 value are never used; a customer with none positive is ``negative_value`` (this is how those whom contact puts
-off are left alone). Customers enter the campaign by their expected net value under the allocation (per unit
-of expected cost when the policy sets a budget: what a limited budget buys most of) until the budget and each
-channel's capacity are spent, and each entrant's assignment is drawn on entry, so treated and control differ
-by the draw alone:
+off are left alone). A budget is priced: at the shadow price that spends it, an arm is worth P(churn) x uplift
+x value - (1 + price) x cost, and customers with no arm worth it are left for those who buy more with the
+money (``over_capacity``). Customers enter by what they are worth under the allocation until the budget and
+each channel's capacity are spent, and each entrant's assignment is drawn on entry, so treated and control
+differ by the draw alone:
 
 - ``holdout``: the standing global holdout, a stable seeded share of all customers no campaign contacts;
 - ``control``: the campaign's own control share;
@@ -88,6 +89,37 @@ def value_band(values: pd.Series) -> pd.Series:
     )
 
 
+def p_control_of(policy: RetentionPolicy) -> float:
+    """Probability that a customer entering a campaign is held out (global holdout or campaign control)."""
+    holdout = policy.experiment.global_holdout
+    return holdout + (1 - holdout) * policy.control_share
+
+
+def shadow_price(
+    gain: np.ndarray, cost: np.ndarray, allowed: np.ndarray, budget: float | None, p_control: float
+) -> float:
+    """The price per money unit of the budget (0 when there is none, or it is not binding): the smallest at
+    which treating every customer whose best arm still gains more than (1 + price) x its cost spends no more
+    than ``budget`` in expectation (a ``p_control`` share of entrants costs nothing). ``gain``: customers x arms
+    (expected churn avoided x value); ``allowed``: which arms each customer may get."""
+
+    def spend(price: float) -> float:
+        worth = np.where(allowed, gain - (1 + price) * cost[None, :], -np.inf)
+        best = worth.argmax(axis=1)
+        takes = worth[np.arange(len(worth)), best] > 0
+        return float((1 - p_control) * cost[best][takes].sum())
+
+    if budget is None or len(gain) == 0 or spend(0.0) <= budget:
+        return 0.0
+    low, high = 0.0, 1.0
+    while spend(high) > budget and high < 1e6:
+        low, high = high, high * 2
+    for _ in range(50):
+        mid = (low + high) / 2
+        low, high = (low, mid) if spend(mid) <= budget else (mid, high)
+    return high
+
+
 def arm_posterior(
     policy: RetentionPolicy, frame: pd.DataFrame, history: pd.DataFrame | None, decided_on: dt.date
 ) -> Posterior:
@@ -105,7 +137,7 @@ def arm_posterior(
     arms = policy.arm_names
     return posterior(
         evidence, context, cells, arms, {a: rules.prior_for(a) for a in arms}, rules.prior_strength,
-        rules.draws, rng,
+        rules.draws, rng, rules.calibration_strength,
     )  # fmt: skip
 
 
@@ -197,6 +229,7 @@ def select_targets(
         eligible = chosen_only
         delta = np.full((n, k), np.nan)
         net = p_churn[:, None] * value[:, None] - cost[None, :]
+        positive = eligible
         priority = p_churn.copy()
     else:
         post = arm_posterior(policy, frame, history, decided_on)
@@ -214,9 +247,19 @@ def select_targets(
         else:
             allocation = "thompson"
             delta = p_churn[:, None] * post.mean()[cell]
-        net = delta * value[:, None] - cost[None, :]
-        eligible = available & (net > 0)
-        decision[(decision == "") & ~eligible.any(axis=1)] = "negative_value"
+        gain = delta * value[:, None]
+        net = gain - cost[None, :]
+        positive = available & (net > 0)
+        decision[(decision == "") & ~positive.any(axis=1)] = "negative_value"
+        # a budget has a price: each money unit spent on one customer is not spent on another. At the shadow
+        # price that spends the budget, a customer's arm is worth gain - (1 + price) x cost (the Lagrangian
+        # of the budgeted choice; none positive: left for customers who buy more with the money)
+        price = shadow_price(
+            gain, cost, positive & (decision == "")[:, None], policy.budget, p_control_of(policy)
+        )
+        priced = cost * (1 + price)
+        eligible = positive & (gain - priced[None, :] > 0)
+        decision[(decision == "") & ~eligible.any(axis=1)] = "over_capacity"
 
     # assignment probabilities among the arms (given treatment)
     floor = policy.allocation.floor
@@ -225,19 +268,15 @@ def select_targets(
     if ranking == "risk":
         within[rows] = eligible[rows].astype(float)
     elif allocation == "uplift_model":
-        within[rows] = greedy_probabilities(net[rows], eligible[rows], floor)
+        within[rows] = greedy_probabilities((gain - priced[None, :])[rows], eligible[rows], floor)
     else:
         within[rows] = thompson_probabilities(
-            (p_churn * value)[rows], cell[rows], eligible[rows], cost, post, floor
+            (p_churn * value)[rows], cell[rows], eligible[rows], priced, post, floor
         )
-    holdout_share = policy.experiment.global_holdout
-    p_control = holdout_share + (1 - holdout_share) * policy.control_share
+    p_control = p_control_of(policy)
     if ranking != "risk":
-        # expected net value of entering under this allocation; with a budget, per unit of expected cost
-        # (what a limited budget buys most of), else in money
-        value_in = (within * np.where(eligible, net, 0.0)).sum(axis=1)
-        cost_in = (within * cost[None, :]).sum(axis=1)
-        priority = value_in / np.maximum(cost_in, 1e-9) if policy.budget is not None else value_in
+        # what entering is worth under this allocation, at the budget's price
+        priority = (within * np.where(eligible, gain - priced[None, :], 0.0)).sum(axis=1)
 
     # enter by priority and draw at once, while the budget and each channel's capacity last: a customer is
     # offered only the arms whose channel still has room and whose cost still fits, renormalised (the draws
@@ -272,7 +311,7 @@ def select_targets(
             capacity[str(arm_channel[i, j])] -= 1
             budget_left -= cost[j]
     treat = decision == "treat"
-    best = np.where(eligible, net, -np.inf).argmax(axis=1)
+    best = np.where(positive, net, -np.inf).argmax(axis=1)
     show = np.where(treat, drawn, best)  # what a control customer would have been offered first
 
     pick = np.arange(n)
@@ -280,7 +319,7 @@ def select_targets(
     names = np.array(arms, dtype=object)
     frame["arm"] = _where(treat, names[drawn], _where(measured, np.full(n, CONTROL, dtype=object)))
     considered = measured | (decision == "over_capacity")  # the arm they were (or would have been) offered
-    has_arm = treat | (considered & eligible[pick, show])
+    has_arm = treat | (considered & positive[pick, show])
     frame["intervention"] = _where(has_arm, names[show])
     frame["channel"] = _where(has_arm, arm_channel[pick, show])
     frame["template"] = _where(has_arm, arm_template[pick, show])
