@@ -10,10 +10,9 @@ the uplift comes from the registered uplift model (``uplift``) when it is the ch
 of each arm's relative effect in the customer's context cell (:mod:`ml.bandit`). Arms with a negative expected
 value are never used; a customer with none positive is ``negative_value`` (this is how those whom contact puts
 off are left alone). A budget is priced: at the shadow price that spends it, an arm is worth P(churn) x uplift
-x value - (1 + price) x cost, and customers with no arm worth it are left for those who buy more with the
-money (``over_capacity``). Customers enter by what they are worth under the allocation until the budget and
-each channel's capacity are spent, and each entrant's assignment is drawn on entry, so treated and control
-differ by the draw alone:
+x value - (1 + price) x cost. Arms are drawn, and customers enter, by that worth until the budget and each
+channel's capacity are spent (``over_capacity`` after that); each entrant's assignment is drawn on entry, so
+treated and control differ by the draw alone:
 
 - ``holdout``: the standing global holdout, a stable seeded share of all customers no campaign contacts;
 - ``control``: the campaign's own control share;
@@ -252,14 +251,13 @@ def select_targets(
         positive = available & (net > 0)
         decision[(decision == "") & ~positive.any(axis=1)] = "negative_value"
         # a budget has a price: each money unit spent on one customer is not spent on another. At the shadow
-        # price that spends the budget, a customer's arm is worth gain - (1 + price) x cost (the Lagrangian
-        # of the budgeted choice; none positive: left for customers who buy more with the money)
+        # price that spends the budget, an arm is worth gain - (1 + price) x cost (the Lagrangian of the
+        # budgeted choice): arms are drawn and customers enter by that worth, while the money lasts
         price = shadow_price(
             gain, cost, positive & (decision == "")[:, None], policy.budget, p_control_of(policy)
         )
         priced = cost * (1 + price)
-        eligible = positive & (gain - priced[None, :] > 0)
-        decision[(decision == "") & ~eligible.any(axis=1)] = "over_capacity"
+        eligible = positive
 
     # assignment probabilities among the arms (given treatment)
     floor = policy.allocation.floor
