@@ -12,8 +12,8 @@ Before any outcome is measured an arm's ratio is centred on ``1 - prior_effect``
 churns of weight; the control's ratio is centred on 1 (a calibrated model expects as many churns as happen)
 with ``calibration_strength`` of weight, so that a small control group does not swing every arm's effect
 while it is still small, and it takes over as it grows. A cell's prior is its arm's pooled posterior over
-every cell with the same weight, so a cell with few customers borrows from the others (empirical Bayes).
-Plain NumPy; no company or policy is assumed.
+every cell, weighted ``cell_strength``: how far a cell may stray from its arm's overall effect before its own
+customers show it (hierarchical, empirical Bayes). Plain NumPy; no company or policy is assumed.
 
 The probability that an arm is a customer's best, P(argmax_k  P(churn) x r_k x value - cost_k), estimated from
 posterior draws, is the Thompson-sampling allocation; a floor keeps every eligible arm explored.
@@ -109,17 +109,22 @@ def posterior(
     draws: int,
     rng: np.random.Generator,
     calibration_strength: float | None = None,
+    cell_strength: float | None = None,
 ) -> Posterior:
     """Posterior draws for ``cells`` (plus the pooled cell) and ``arms`` from ``arm_evidence`` output.
 
     ``prior_effect``: relative reduction assumed per arm before any evidence (missing: 0); ``strength``: how
     many expected churns of evidence the arms' prior is worth; ``calibration_strength``: the same for the
-    control's ratio of 1 (default ``strength``). Raises ValueError on a non-positive strength.
+    control's ratio of 1 (default ``strength``); ``cell_strength``: the weight of an arm's pooled posterior as
+    a cell's prior (default ``strength``; the control's cells keep ``calibration_strength``). Raises ValueError
+    on a non-positive strength.
     """
     calibration = strength if calibration_strength is None else calibration_strength
-    if strength <= 0 or calibration <= 0:
+    per_cell = strength if cell_strength is None else cell_strength
+    if strength <= 0 or calibration <= 0 or per_cell <= 0:
         raise ValueError("prior strength must be positive")
     weight = {name: calibration if name == CONTROL else strength for name in [CONTROL, *arms]}
+    cell_weight = {name: calibration if name == CONTROL else per_cell for name in [CONTROL, *arms]}
     ctx = tuple(context)
     names = [CONTROL, *arms]
     ev = evidence.copy()
@@ -142,8 +147,10 @@ def posterior(
             if cell != Posterior.POOLED:
                 mine = in_cell[in_cell["arm"] == name] if in_cell is not None else None
                 pooled = shape / rate
-                shape = weight[name] * pooled + (float(mine["churned"].sum()) if mine is not None else 0.0)
-                rate = weight[name] + (float(mine["expected"].sum()) if mine is not None else 0.0)
+                shape = cell_weight[name] * pooled + (
+                    float(mine["churned"].sum()) if mine is not None else 0.0
+                )
+                rate = cell_weight[name] + (float(mine["expected"].sum()) if mine is not None else 0.0)
             theta[i, j] = rng.gamma(shape, 1.0 / rate, size=draws)
             centre[i, j] = shape / rate
     reduction = 1.0 - theta[:, 1:, :] / theta[:, :1, :]

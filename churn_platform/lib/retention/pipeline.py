@@ -33,13 +33,13 @@ DECISION_COLUMNS = [
     "customer_id", "snapshot_date", "risk_tier", "churn_probability", "customer_value", "valuable", "factor",
     "segment", "plan", "value_band", "playbook", "arm", "intervention", "channel", "template", "timeline_days",
     "offer", "offer_cost", "expected_uplift", "expected_net_value", "decision", "control_probability",
-    "assignment_probability", "arm_probabilities", "allocation", "campaign_id", "wave", "decided_on",
+    "assignment_probability", "arm_probabilities", "allocation", "budget_price", "campaign_id", "wave", "decided_on",
     "model_version", "policy_version", "retention_policy_version", "ranking", "reason_1", "reason_2", "reason_3",
 ]  # fmt: skip
 DECISION_TYPES = {
     "segment": "varchar", "plan": "varchar", "value_band": "varchar", "arm": "varchar",
     "control_probability": "double", "assignment_probability": "double", "arm_probabilities": "varchar",
-    "allocation": "varchar",
+    "allocation": "varchar", "budget_price": "double",
 }  # fmt: skip
 """Columns newer than the first decisions table: added to an older table in place."""
 

@@ -167,7 +167,8 @@ class AllocationPolicy(_Strict):
     a positive expected value, each is drawn with the probability that it is the best one (Thompson
     sampling), never below ``floor``. ``prior_effect`` is the relative reduction of churn assumed before any
     outcome is measured (per intervention, or one number), worth ``prior_strength`` expected churns of data;
-    ``calibration_strength`` is what the churn model's calibration is worth for the control group's churn
+    ``cell_strength`` is how much evidence a context cell needs before its effect strays from its arm's overall
+    one; ``calibration_strength`` is what the churn model's calibration is worth for the control group's churn
     (observed over expected = 1) until the control group outgrows it.
     """
 
@@ -175,6 +176,7 @@ class AllocationPolicy(_Strict):
     floor: float = Field(default=0.10, ge=0.0, le=0.5)
     prior_effect: float | dict[str, float] = 0.05
     prior_strength: float = Field(default=400.0, gt=0.0)
+    cell_strength: float = Field(default=50.0, gt=0.0)
     calibration_strength: float = Field(default=400.0, gt=0.0)
     context: tuple[str, ...] = ("factor", "segment")
     draws: int = Field(default=400, ge=50, le=10_000)

@@ -136,7 +136,7 @@ def arm_posterior(
     arms = policy.arm_names
     return posterior(
         evidence, context, cells, arms, {a: rules.prior_for(a) for a in arms}, rules.prior_strength,
-        rules.draws, rng, rules.calibration_strength,
+        rules.draws, rng, rules.calibration_strength, rules.cell_strength,
     )  # fmt: skip
 
 
@@ -220,6 +220,7 @@ def select_targets(
         decision[(decision == "") & mask] = name
 
     # expected uplift (absolute reduction of the churn probability) per customer and arm
+    price = 0.0
     if ranking == "risk":
         allocation = "risk"
         default = np.where(available, rank_in_book, 99).argmin(axis=1)
@@ -337,6 +338,7 @@ def select_targets(
         for i in range(n)
     ]
     frame["allocation"] = _where(measured, np.full(n, allocation, dtype=object))
+    frame["budget_price"] = price if ranking != "risk" else 0.0
     frame["decision"] = decision
     frame["campaign_id"] = [
         f"{pd.Timestamp(s).date()}:{pb}" if pb else None
