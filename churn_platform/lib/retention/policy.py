@@ -176,7 +176,7 @@ class AllocationPolicy(_Strict):
     floor: float = Field(default=0.10, ge=0.0, le=0.5)
     prior_effect: float | dict[str, float] = 0.05
     prior_strength: float = Field(default=400.0, gt=0.0)
-    cell_strength: float = Field(default=50.0, gt=0.0)
+    cell_strength: float = Field(default=400.0, gt=0.0)
     calibration_strength: float = Field(default=400.0, gt=0.0)
     context: tuple[str, ...] = ("factor", "segment")
     draws: int = Field(default=400, ge=50, le=10_000)
