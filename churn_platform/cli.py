@@ -643,8 +643,8 @@ def demo(
     Simulate a company; ingest, build the marts, train, score, monitor; the campaign sensor launches the
     campaign for customers whose tier rose; the company advances a month reading the send ledger (treated
     customers respond) with a product outage in it; that month is ingested, scored and monitored, the drift
-    report flags it and the drift sensor launches retraining, which the promotion gate decides; the next
-    campaign is launched, the first one measured, alerts sent and the dashboard published.
+    report flags it and the drift sensor launches retraining, which the promotion gate decides; the first
+    campaign is measured, the next one allocated from its outcomes, alerts sent and the dashboard published.
     """
     import json
 
@@ -706,11 +706,13 @@ def demo(
         ):
             raise _fail("the pipeline failed: see the table above")
         _run_sensor("drift_retraining_sensor", RETRAINING, "Retraining launched by the drift sensor")
-        _run_campaign_sensor()
+        # the first campaign's outcomes have matured: measured first, so that the second campaign's allocation
+        # between arms learns from them (Thompson sampling, or the uplift model once it beats random)
         _materialize(
             dg.AssetSelection.assets("campaign_outcomes", "uplift_model"),
             title="Outcomes of the first campaign",
         )
+        _run_campaign_sensor()
     _materialize(
         dg.AssetSelection.assets("monitoring_alerts", "dashboard_snapshot"),
         title="Alerts and the risk dashboard",

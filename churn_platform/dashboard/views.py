@@ -6,6 +6,8 @@ answers, and the pages stay a thin layout over these functions.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -242,20 +244,124 @@ def campaign_effects(outcomes: pd.DataFrame, dimension: str = "playbook") -> pd.
     return rows.sort_values(["snapshot_date", "group"]).reset_index(drop=True)
 
 
-def roi_by_playbook(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """ROI per playbook over all its measured campaigns: (revenue retained - cost) / cost, pooled."""
-    rows = outcomes[outcomes["dimension"] == "playbook"].rename(columns={"segment": "playbook"})
-    out = rows.groupby("playbook", as_index=False).agg(
-        campaigns=("snapshot_date", "nunique"),
-        treated=("treated", "sum"),
-        control=("control", "sum"),
-        customers_saved=("customers_saved", "sum"),
-        revenue_retained=("revenue_retained", "sum"),
-        cost=("cost", "sum"),
+NOT_MEASURABLE = "not yet measurable"
+
+
+def _number(value: Any) -> float:
+    """A float, or NaN for anything that is not a number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _finite(value: Any) -> bool:
+    return math.isfinite(_number(value))
+
+
+def points(value: Any) -> str:
+    """A save rate (a fraction) in percentage points, signed: ``+2.1 pts``."""
+    return f"{float(value) * 100:+.1f} pts" if _finite(value) else "n/a"
+
+
+def effect_text(row: Mapping[Any, Any], prefix: str = "save_rate_adjusted") -> str:
+    """``+2.1 pts (-0.8 to +5.0)``: an estimate with its 95% interval."""
+    effect, low, high = (_number(row.get(k)) for k in (prefix, f"{prefix}_low", f"{prefix}_high"))
+    if not math.isfinite(effect):
+        return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return points(effect)
+    return f"{points(effect)} ({low * 100:+.1f} to {high * 100:+.1f})"
+
+
+def roi_text(row: Mapping[Any, Any]) -> str:
+    """ROI with its interval, or ``not yet measurable`` while the save rate's interval spans zero: an ROI
+    computed from a point estimate that chance cannot be told from says nothing."""
+    roi, low, high = (_number(row.get(k)) for k in ("roi", "roi_low", "roi_high"))
+    if row.get("verdict", NOT_MEASURABLE) == NOT_MEASURABLE or not math.isfinite(roi):
+        return NOT_MEASURABLE
+    interval = f" ({low:+.0%} to {high:+.0%})" if math.isfinite(low) and math.isfinite(high) else ""
+    return f"{roi:+.0%}{interval}"
+
+
+def weeks_text(weeks: Any) -> str:
+    """How many more weeks until the interval can exclude zero, in words."""
+    if not _finite(weeks):
+        return "not at the current intake"
+    if float(weeks) <= 0:
+        return "measurable now"
+    years = float(weeks) / 52.18
+    return f"about {math.ceil(float(weeks))} more weeks" + (f" ({years:.0f} years)" if years >= 2 else "")
+
+
+def playbook_summary(effects: pd.DataFrame, arm: str | None = "all") -> pd.DataFrame:
+    """One display row per playbook (``arm`` all) or per playbook and arm (``arm`` None): every wave pooled.
+
+    Columns: playbook, arm, treated, control, save rate (CUPED-adjusted, with interval), raw save rate, MDE,
+    power, verdict, ROI (or not yet measurable), weeks until the interval can exclude zero."""
+    rows = effects if arm is None else effects[effects["arm"] == arm]
+    if arm is None:
+        rows = rows[rows["arm"] != "all"]
+    out = pd.DataFrame(
+        {
+            "playbook": rows["playbook"],
+            "arm": rows["arm"],
+            "waves": rows["waves"],
+            "treated": rows["treated"].astype(int),
+            "control": rows["control"].astype(int),
+            "save rate (CUPED)": [effect_text(r) for r in rows.to_dict("records")],
+            "save rate (raw)": [effect_text(r, "save_rate") for r in rows.to_dict("records")],
+            "MDE": [points(v).replace("+", "") for v in rows["mde"]],
+            "power": [f"{v:.0%}" if _finite(v) else "n/a" for v in rows["power"]],
+            "verdict": rows["verdict"],
+            "ROI": [roi_text(r) for r in rows.to_dict("records")],
+            "weeks needed": [weeks_text(w) for w in rows["weeks_to_detect"]],
+        }
     )
-    cost = out["cost"].where(out["cost"] > 0)
-    out["roi"] = (out["revenue_retained"] - out["cost"]) / cost
-    return out.sort_values("playbook").reset_index(drop=True)
+    return out.sort_values(["playbook", "arm"]).reset_index(drop=True)
+
+
+def effects_long(effects: pd.DataFrame) -> pd.DataFrame:
+    """Per playbook and arm, the raw and the CUPED-adjusted save rate as two rows (``estimate``), with plotly's
+    asymmetric error distances and the MDE."""
+    parts = []
+    for estimate, prefix in (("raw", "save_rate"), ("CUPED-adjusted", "save_rate_adjusted")):
+        part = effects[["playbook", "arm", "treated", "control", "mde", "verdict"]].copy()
+        part["estimate"] = estimate
+        part["save_rate"] = effects[prefix].to_numpy()
+        part["error_plus"] = (effects[f"{prefix}_high"] - effects[prefix]).to_numpy()
+        part["error_minus"] = (effects[prefix] - effects[f"{prefix}_low"]).to_numpy()
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out["label"] = out["playbook"] + " · " + out["arm"]
+    return out.sort_values(["playbook", "arm", "estimate"]).reset_index(drop=True)
+
+
+def allocation_shares(allocation: pd.DataFrame) -> pd.DataFrame:
+    """Per wave (``wave`` as text), playbook and arm: the share of the playbook's randomised customers."""
+    out = allocation.copy()
+    out["wave"] = pd.to_datetime(out["snapshot_date"]).dt.strftime("%Y-%m-%d")
+    return out.sort_values(["playbook", "wave", "arm"]).reset_index(drop=True)
+
+
+def response_rates(rates: pd.DataFrame) -> pd.DataFrame:
+    """Per channel over every campaign: messages sent and, where the provider reports them, the rates
+    (weighted by reported messages); ``not reported by the provider`` otherwise."""
+    rows = []
+    for channel, group in rates.groupby("channel", sort=True):
+        reported = int(group["reported"].sum())
+        row: dict[str, Any] = {"channel": channel, "sent": int(group["sent"].sum()), "reported": reported}
+        for column in ("delivered_rate", "open_rate", "click_rate", "bounce_rate", "answer_rate"):
+            values = group[column].astype(float)
+            weights = group["reported"].astype(float)
+            ok = values.notna() & (weights > 0)
+            row[column] = (
+                f"{float((values[ok] * weights[ok]).sum() / weights[ok].sum()):.1%}"
+                if ok.any()
+                else "not reported by the provider"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def decision_summary(worklist: pd.DataFrame) -> pd.DataFrame:

@@ -107,11 +107,14 @@ final as (
            case
                when d.decision_detail is null then null
                when d.decision_detail in ('treat', 'control') then d.decision_detail
+               when d.decision_detail = 'holdout' then 'control'
                else 'skip'
            end as decision,
            case d.decision_detail
                when 'treat' then 'targeted by the playbook'
                when 'control' then 'held out as control'
+               when 'holdout' then 'in the global holdout (never contacted)'
+               when 'negative_value' then 'no intervention expected to pay'
                else replace(d.decision_detail, '_', ' ')
            end as decision_reason,
            d.playbook, d.intervention, d.offer, d.campaign_id, d.decided_for_snapshot,
@@ -175,6 +178,106 @@ order by all
 """
 
 
+HIGH_RISK_TIERS = ("critical", "high")
+
+
+def _high_risk_churn_sql(available: set[str]) -> str:
+    """Snapshot x group (treated, control: the campaign's control and the global holdout): churn among the
+    high-risk customers randomised by a campaign, once their labels have matured."""
+    tiers = ", ".join(f"'{t}'" for t in HIGH_RISK_TIERS)
+    return f"""
+select d.snapshot_date::date as snapshot_date,
+       case when d.decision = 'treat' then 'treated' else 'control' end as "group",
+       count(*) as customers,
+       count(*) filter (where l.churned) as churned,
+       avg(l.churned::int) as churn_rate
+from retention.decisions d
+join fct_churn_labels l using (customer_id, snapshot_date)
+where d.decision in ('treat', 'control', 'holdout') and d.risk_tier in ({tiers}) and l.churned is not null
+group by all
+order by all
+"""
+
+
+def _allocation_sql(available: set[str]) -> str:
+    """Snapshot x playbook x arm (control: the campaign's control and the global holdout): customers, their share
+    of the playbook's randomised customers and the mean logged assignment probability. Decisions made before
+    arms were logged have none and are left out."""
+    return """
+with measured as (
+    select snapshot_date::date as snapshot_date, playbook,
+           coalesce(case when decision = 'treat' then arm end, 'control') as arm, assignment_probability
+    from retention.decisions
+    where decision in ('treat', 'control', 'holdout') and assignment_probability is not null
+)
+select snapshot_date, playbook, arm, count(*) as customers,
+       count(*) / sum(count(*)) over (partition by snapshot_date, playbook) as share,
+       avg(assignment_probability) as mean_probability
+from measured
+group by snapshot_date, playbook, arm
+order by all
+"""
+
+
+def _nps_by_group_sql(available: set[str]) -> str:
+    """Snapshot x group: NPS survey responses given within the churn horizon after the decision (promoters
+    9-10 minus detractors 0-6, in points)."""
+    return """
+select d.snapshot_date::date as snapshot_date,
+       case when d.decision = 'treat' then 'treated' else 'control' end as "group",
+       count(*) as responses,
+       avg(n.score) as mean_score,
+       100 * (avg((n.score >= 9)::int) - avg((n.score <= 6)::int)) as nps
+from retention.decisions d
+join fct_churn_labels l using (customer_id, snapshot_date)
+join stg_nps_responses n
+  on n.customer_id = d.customer_id
+ and n.responded_at::date >= d.snapshot_date::date
+ and n.responded_at::date < l.horizon_end
+where d.decision in ('treat', 'control', 'holdout')
+group by all
+order by all
+"""
+
+
+def _response_rates_sql(available: set[str]) -> str:
+    """Channel x campaign snapshot: messages sent and, where the provider reports them, the share delivered,
+    opened, clicked, bounced or answered (``reported`` = messages with any provider event)."""
+    events = (
+        "retention.provider_events"
+        if "retention.provider_events" in available
+        else "(select null::varchar as message_key, null::varchar as event where false)"
+    )
+    return f"""
+with sent as (
+    select message_key, channel, snapshot_date::date as snapshot_date
+    from retention.send_ledger where status = 'sent'
+),
+flags as (
+    select s.channel, s.snapshot_date, s.message_key,
+           count(e.event) > 0 as reported,
+           bool_or(e.event in ('delivered', 'read')) as delivered,
+           bool_or(e.event = 'open') as opened,
+           bool_or(e.event = 'click') as clicked,
+           bool_or(e.event in ('bounce', 'dropped', 'failed', 'undelivered')) as bounced,
+           bool_or(e.event in ('reply', 'received', 'inbound')) as answered
+    from sent s left join {events} e using (message_key)
+    group by s.channel, s.snapshot_date, s.message_key
+)
+select channel, snapshot_date,
+       count(*) as sent,
+       count(*) filter (where reported) as reported,
+       avg(delivered::int) filter (where reported) as delivered_rate,
+       avg(opened::int) filter (where reported) as open_rate,
+       avg(clicked::int) filter (where reported) as click_rate,
+       avg(bounced::int) filter (where reported) as bounce_rate,
+       avg(answered::int) filter (where reported) as answer_rate
+from flags
+group by channel, snapshot_date
+order by all
+"""
+
+
 @dataclass(frozen=True)
 class TableSpec:
     """A published table: the warehouse tables it cannot do without, those it can, and its SQL."""
@@ -195,6 +298,20 @@ SPECS: dict[str, TableSpec] = {
     "campaign_outcomes": TableSpec(
         ("retention.outcomes",), lambda _: "select * from retention.outcomes order by all"
     ),
+    "playbook_effects": TableSpec(
+        ("retention.playbook_effects",), lambda _: "select * from retention.playbook_effects order by all"
+    ),
+    "policy_values": TableSpec(
+        ("retention.policy_values",), lambda _: "select * from retention.policy_values order by all"
+    ),
+    "allocation": TableSpec(("retention.decisions.assignment_probability",), _allocation_sql),
+    "high_risk_churn": TableSpec(("retention.decisions", "fct_churn_labels"), _high_risk_churn_sql),
+    "nps_by_group": TableSpec(
+        ("retention.decisions", "fct_churn_labels", "stg_nps_responses"), _nps_by_group_sql
+    ),
+    "response_rates": TableSpec(
+        ("retention.send_ledger.message_key",), _response_rates_sql, ("retention.provider_events",)
+    ),
     "monitoring": TableSpec(
         ("monitoring.report_runs",), lambda _: "select * from monitoring.report_runs order by run_at"
     ),
@@ -212,13 +329,19 @@ DASHBOARD_TABLES: dict[str, str] = {name: spec.sql(_EVERYTHING) for name, spec i
 
 
 def existing_tables(warehouse: Path) -> set[str]:
-    """``schema.table`` for every table and view (``main`` tables also by bare name, as dbt marts are used)."""
+    """``schema.table`` for every table and view (``main`` tables also by bare name, as dbt marts are used), and
+    ``schema.table.column`` for every column of the ``retention`` tables (their columns grew over time)."""
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         rows = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where table_schema = 'retention'"
+        ).fetchall()
     finally:
         con.close()
     names = {f"{schema}.{table}" for schema, table in rows}
+    names |= {f"{schema}.{table}.{column}" for schema, table, column in columns}
     return names | {table for schema, table in rows if schema == "main"}
 
 

@@ -106,12 +106,51 @@ def test_trends(full: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_campaigns(full: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run("campaigns", full, monkeypatch)
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    for playbook in ("old-playbook", "rescue", "win-back"):  # every playbook, every wave pooled
+        assert f"**{playbook}**" in text
+    cards = [(m.label, m.value) for m in at.metric]
+    # a negative ROI whose interval spans zero is never shown as a number
+    assert ("ROI", "not yet measurable") in cards
+    assert not any("-2064" in value for _, value in cards)
+    assert ("ROI", "+73% (+10% to +140%)") in cards  # the playbook that works
+    assert ("MDE", "36.0 pts") in cards
+    assert ("MDE", "3.0 pts") in cards
+    assert ("Until the interval can exclude zero", "about 12 more weeks") in cards
+    assert ("Until the interval can exclude zero", "not at the current intake") in cards
+    assert ("Until the interval can exclude zero", "measurable now") in cards
+    summary = at.dataframe[0].value
+    assert list(summary.columns[:6]) == [
+        "playbook",
+        "arm",
+        "waves",
+        "treated",
+        "control",
+        "save rate (CUPED)",
+    ]
+    assert "save rate (raw)" in summary.columns
+    assert [h.value for h in at.subheader] == [
+        "Playbooks, every measured wave pooled",
+        "Allocation policies compared offline",
+        "Allocation between interventions, wave by wave",
+        "Churn among high-risk customers: treated vs control",
+        "NPS of treated vs control",
+        "Message response rates",
+        "Latest measured campaign: snapshot 2025-12-01",
+        "All measured breakdowns",
+        "Current decisions",
+    ]
+    # raw and CUPED per arm; allocation; high-risk churn; NPS; per-campaign save rates
+    assert len(at.get("plotly_chart")) == 5
+    offline = at.dataframe[1].value
+    assert list(offline["policy"]) == ["always success_call", "as logged", "never contact"]
+    rates = at.dataframe[2].value
+    assert rates.iloc[0]["open_rate"] == "100.0%"
     shown = metrics(at)
     assert shown["Treated"] == "80"
-    assert shown["Save rate vs control"] == "+10.0%"
-    assert len(at.get("plotly_chart")) == 2  # save rate with intervals, ROI per playbook
-    assert len(at.dataframe[0].value) == 2  # the outcomes table
-    assert at.dataframe[1].value["customers"].sum() == 3  # current decisions of C1, C2, C3
+    assert shown["Save rate vs control"] == "+9.0 pts"
+    assert at.dataframe[-1].value["customers"].sum() == 3  # current decisions of C1, C2, C3
 
 
 def test_model_health(full: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,6 +33,12 @@ def test_everything_is_published_when_every_source_exists(tmp_path: Path) -> Non
         "churn_trend": 5,
         "tier_mix": 6,
         "campaign_outcomes": 2,
+        "playbook_effects": 5,
+        "policy_values": 3,
+        "allocation": 4,
+        "high_risk_churn": 2,
+        "nps_by_group": 2,
+        "response_rates": 1,
         "monitoring": 3,
     }
     assert rows.skipped == {}
@@ -57,6 +63,7 @@ def test_worklist_has_value_latest_decision_and_contact_status(tmp_path: Path) -
     assert w.loc["C4", "mrr"] == 0.0
     assert list(w["valuable"]) == [True, True, False, False]
     assert list(w["decision"].fillna("-")) == ["control", "treat", "skip", "-"]
+    assert w.loc["C1", "decision_reason"] == "held out as control"
     assert w.loc["C1", "playbook"] == "rescue"  # the newest decision wins over December's
     assert w.loc["C3", "decision_reason"] == "no consent"
     assert list(w["contact_status"]) == ["sent", "failed", "queued", "not contacted"]
@@ -92,7 +99,10 @@ def test_missing_sources_are_skipped_and_reported(tmp_path: Path) -> None:
     folder = tmp_path / "published"
     rows = publish_dashboard(warehouse, folder, HEALTH)
     assert set(rows) == {"worklist", "churn_trend", "tier_mix"}
-    assert set(rows.skipped) == {"campaign_outcomes", "monitoring"}
+    assert set(rows.skipped) == {
+        "campaign_outcomes", "playbook_effects", "policy_values", "allocation", "high_risk_churn", "nps_by_group",
+        "response_rates", "monitoring",
+    }  # fmt: skip
     assert "retention.outcomes" in rows.skipped["campaign_outcomes"]
     assert "monitoring.report_runs" in rows.skipped["monitoring"]
     assert json.loads((folder / "manifest.json").read_text())["skipped"] == rows.skipped
@@ -132,3 +142,37 @@ def test_monitoring_reports_reads_the_table(tmp_path: Path) -> None:
     reports = monitoring_reports(build(tmp_path / "wh.duckdb"))
     assert reports is not None
     assert len(reports) == 3
+
+
+def test_campaign_measures_product_managers_track(tmp_path: Path) -> None:
+    folder = tmp_path / "published"
+    publish_dashboard(build(tmp_path / "wh.duckdb"), folder, HEALTH)
+    # allocation per wave and arm, control and the global holdout together
+    allocation = read(folder, "allocation")
+    december = allocation[pd.to_datetime(allocation["snapshot_date"]) == "2025-12-01"].set_index("arm")
+    assert december["customers"].to_dict() == {"control": 2, "discount": 1}
+    assert december["share"].sum() == pytest.approx(1.0)
+    assert december.loc["discount", "mean_probability"] == pytest.approx(0.4)
+    # churn among high-risk customers, treated vs control (C3 is medium risk: left out); matured labels only
+    churn = read(folder, "high_risk_churn").set_index("group")
+    assert churn["customers"].to_dict() == {"control": 1, "treated": 1}
+    assert churn["churn_rate"].to_dict() == {"control": 0.0, "treated": 1.0}
+    # NPS answered after the decision and within its horizon (C2's November answer is before it)
+    nps = read(folder, "nps_by_group").set_index("group")
+    assert nps["responses"].to_dict() == {"control": 1, "treated": 1}
+    assert nps["nps"].to_dict() == {"control": 100.0, "treated": -100.0}
+    # response rates from the provider's events of the sent message
+    rates = read(folder, "response_rates").iloc[0]
+    assert (rates["channel"], rates["sent"], rates["reported"]) == ("email", 1, 1)
+    assert (rates["delivered_rate"], rates["open_rate"], rates["click_rate"]) == (1.0, 1.0, 0.0)
+
+
+def test_decisions_made_before_arms_were_logged_skip_the_allocation(tmp_path: Path) -> None:
+    import duckdb
+
+    warehouse = build(tmp_path / "wh.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("alter table retention.decisions drop column assignment_probability")
+    rows = publish_dashboard(warehouse, tmp_path / "published", HEALTH)
+    assert "allocation" in rows.skipped
+    assert "campaign_outcomes" in rows

@@ -144,11 +144,79 @@ def test_campaign_effects_give_plotly_error_distances() -> None:
     assert list(views.campaign_effects(outcomes(), "overall")["label"]) == ["2026-01-01"]
 
 
-def test_roi_is_pooled_per_playbook() -> None:
-    roi = views.roi_by_playbook(outcomes()).set_index("playbook")
-    assert roi.loc["a", "campaigns"] == 2
-    assert roi.loc["a", "roi"] == pytest.approx((5000 - 600) / 600)
-    assert roi.loc["b", "roi"] == pytest.approx((-500 - 400) / 400)
+def effects() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "playbook": ["a", "a", "a", "b"],
+            "arm": ["all", "training", "discount", "all"],
+            "waves": [2, 2, 2, 1],
+            "treated": [300, 200, 100, 107],
+            "control": [500, 500, 500, 12],
+            "save_rate": [0.05, 0.06, 0.03, -0.07],
+            "save_rate_low": [0.02, 0.02, -0.02, -0.31],
+            "save_rate_high": [0.08, 0.10, 0.08, 0.20],
+            "save_rate_adjusted": [0.048, 0.058, 0.031, -0.069],
+            "save_rate_adjusted_low": [0.021, 0.02, -0.019, -0.31],
+            "save_rate_adjusted_high": [0.075, 0.096, 0.081, 0.2],
+            "mde": [0.04, 0.05, 0.06, 0.36],
+            "power": [0.6, 0.5, 0.4, 0.05],
+            "roi": [1.5, 2.0, -0.2, -20.64],
+            "roi_low": [0.1, 0.2, -1.5, -60.0],
+            "roi_high": [3.0, 4.0, 1.0, 20.0],
+            "verdict": ["works", "works", "not yet measurable", "not yet measurable"],
+            "weeks_to_detect": [0.0, 0.0, 7.3, float("inf")],
+            "minimum_effect": [0.03] * 4,
+        }
+    )
+
+
+def test_a_negative_roi_whose_interval_spans_zero_is_not_yet_measurable() -> None:
+    rows = effects().to_dict("records")
+    assert views.roi_text(rows[3]) == "not yet measurable"  # not "ROI -2064%"
+    assert views.roi_text(rows[2]) == "not yet measurable"
+    assert views.roi_text(rows[0]) == "+150% (+10% to +300%)"
+    assert views.effect_text(rows[3]) == "-6.9 pts (-31.0 to +20.0)"
+    assert views.effect_text(rows[3], "save_rate") == "-7.0 pts (-31.0 to +20.0)"
+    assert views.effect_text({"save_rate_adjusted": float("nan")}) == "n/a"
+    assert views.weeks_text(311.0) == "about 311 more weeks (6 years)"
+    assert [views.weeks_text(w) for w in (0.0, 7.3, float("inf"))] == [
+        "measurable now", "about 8 more weeks", "not at the current intake",
+    ]  # fmt: skip
+
+
+def test_playbook_summary_and_the_raw_and_adjusted_estimates() -> None:
+    summary = views.playbook_summary(effects())
+    assert list(summary["playbook"]) == ["a", "b"]
+    assert list(summary["ROI"]) == ["+150% (+10% to +300%)", "not yet measurable"]
+    assert list(summary["MDE"]) == ["4.0 pts", "36.0 pts"]
+    arms = views.playbook_summary(effects(), arm=None)
+    assert list(arms["arm"]) == ["discount", "training"]
+    long = views.effects_long(effects()[effects()["arm"] != "all"])
+    assert len(long) == 4
+    assert set(long["estimate"]) == {"raw", "CUPED-adjusted"}
+    training = long[(long["arm"] == "training") & (long["estimate"] == "CUPED-adjusted")].iloc[0]
+    assert training["error_plus"] == pytest.approx(0.038)
+    assert training["error_minus"] == pytest.approx(0.038)
+
+
+def test_response_rates_say_when_the_provider_reports_nothing() -> None:
+    rates = pd.DataFrame(
+        {
+            "channel": ["email", "email", "team_task"],
+            "snapshot_date": ["2026-01-01", "2026-02-01", "2026-01-01"],
+            "sent": [100, 50, 10],
+            "reported": [80, 20, 0],
+            "delivered_rate": [0.9, 0.4, None],
+            "open_rate": [0.5, 0.25, None],
+            "click_rate": [0.1, 0.1, None],
+            "bounce_rate": [0.02, 0.0, None],
+            "answer_rate": [0.0, 0.0, None],
+        }
+    )
+    out = views.response_rates(rates).set_index("channel")
+    assert out.loc["email", "sent"] == 150
+    assert out.loc["email", "open_rate"] == "45.0%"  # (0.5 x 80 + 0.25 x 20) / 100
+    assert out.loc["team_task", "open_rate"] == "not reported by the provider"
 
 
 def test_decision_summary_counts_latest_decisions() -> None:

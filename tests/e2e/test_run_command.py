@@ -145,11 +145,32 @@ def _screenshots(
     project = projects[0]["id"]
     health = json.loads((tmp_path / "data" / "published" / "dashboard" / "model_health.json").read_text())
     drift_url = next(r["evidently_url"] for r in health["reports"] if r["report"] == "feature_drift")
+    # the first campaign is measured per playbook (three or more), with an interval and an MDE each, and the
+    # second campaign's allocation between interventions moved from the first's
+    import pandas as pd
+
+    published = tmp_path / "data" / "published" / "dashboard"
+    effects = pd.read_parquet(published / "playbook_effects.parquet")
+    playbooks = effects[effects["arm"] == "all"]
+    assert len(playbooks) >= 3, playbooks
+    assert playbooks[["save_rate_adjusted_low", "save_rate_adjusted_high", "mde"]].notna().all().all()
+    allocation = pd.read_parquet(published / "allocation.parquet")
+    assert allocation["snapshot_date"].nunique() == 2, "two campaigns, allocation per wave"
     assert drift_url.startswith(f"{evidently}/projects/{project}/reports/")
     pages = [
         ("dashboard-worklist", f"{dashboard}/", ["High-risk worklist", "Download"]),
         ("dashboard-trends", f"{dashboard}/trends", ["Trends", "Churn rate"]),
-        ("dashboard-campaigns", f"{dashboard}/campaigns", ["Campaign effectiveness", "control"]),
+        (
+            "dashboard-campaigns",
+            f"{dashboard}/campaigns",
+            [
+                "Campaign effectiveness",
+                "Playbooks, every measured wave pooled",
+                "MDE",
+                "Allocation between interventions",
+                *playbooks["playbook"].head(3),
+            ],
+        ),
         ("dashboard-model-health", f"{dashboard}/model_health", ["Model health", f"{champion}"]),
         (
             "dagster-lineage",
@@ -170,7 +191,10 @@ def _screenshots(
         ("evidently-drift-report", drift_url, ["Dataset Drift is detected"]),
     ]
     with chromium() as driver:
+        size = driver.get_window_size()
         for name, url, expect in pages:
-            shown = capture(driver, url, folder / f"{name}.png", expect, timeout=120)
+            tall = 4200 if name == "dashboard-campaigns" else None  # the whole page: every playbook and chart
+            shown = capture(driver, url, folder / f"{name}.png", expect, timeout=120, full_height=tall)
+            driver.set_window_size(size["width"], size["height"])
             assert "Traceback" not in shown, f"{name}: {shown[:2000]}"
             _not_blank(folder / f"{name}.png")

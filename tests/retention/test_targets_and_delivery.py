@@ -4,6 +4,7 @@ errors. Delivery itself is tested in tests/delivery/."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -102,9 +103,9 @@ def test_every_actionable_customer_gets_one_stamped_decision() -> None:
     targets, _ = _decide()
     assert targets["customer_id"].is_unique
     assert set(targets["risk_tier"]) <= {"critical", "high", "medium"}
-    assert {"treat", "control", "not_valuable", "no_consent", "unsubscribed", "cooldown"} <= set(
-        targets["decision"]
-    )
+    assert {
+        "treat", "control", "holdout", "negative_value", "not_valuable", "no_consent", "unsubscribed", "cooldown",
+    } <= set(targets["decision"])  # fmt: skip
     assert (targets["model_version"] == "3").all()
     assert targets["retention_policy_version"].eq(load_retention_policy(POLICY_FILE).version).all()
     treat = targets[targets["decision"] == "treat"]
@@ -112,16 +113,29 @@ def test_every_actionable_customer_gets_one_stamped_decision() -> None:
     assert treat["campaign_id"].str.startswith("2026-01-01:").all()
 
 
-def test_control_is_random_stratified_and_seeded() -> None:
-    targets, _ = _decide(n=6000)
-    chosen = targets[targets["decision"].isin(["treat", "control"])]
-    for tier, group in chosen.groupby("risk_tier"):
-        share = (group["decision"] == "control").mean()
-        assert abs(share - 0.10) < 0.02, tier
-    again, _ = _decide(n=6000)
-    pd.testing.assert_series_equal(targets["decision"], again["decision"])
-    other, _ = _decide(n=6000, control_seed=99)
+def test_control_and_holdout_are_random_seeded_and_the_holdout_is_stable() -> None:
+    targets, _ = _decide(n=8000)
+    policy = load_retention_policy(POLICY_FILE)
+    chosen = targets[targets["decision"].isin(["treat", "control", "holdout"])]
+    expected = (
+        policy.experiment.global_holdout + (1 - policy.experiment.global_holdout) * policy.control_share
+    )
+    assert abs((chosen["decision"] != "treat").mean() - expected) < 0.03
+    assert abs((chosen["decision"] == "holdout").mean() - policy.experiment.global_holdout) < 0.02
+    again, _ = _decide(n=8000)
+    pd.testing.assert_frame_equal(targets, again)
+    other, _ = _decide(n=8000, control_seed=99)
     assert not targets["decision"].equals(other["decision"])
+    # the global holdout is the same customers whatever the snapshot: a standing global control group
+    scores, values, customers, contacts = population(8000)
+    later = select_targets(scores, values, customers, contacts, policy, DAY + dt.timedelta(days=31))
+    held = set(targets.loc[targets["decision"] == "holdout", "customer_id"])
+    held_later = set(later.loc[later["decision"] == "holdout", "customer_id"])
+    both = set(chosen["customer_id"]) & set(
+        later.loc[later["decision"].isin(["treat", "control", "holdout"]), "customer_id"]
+    )
+    assert held & both == held_later & both
+    assert held & both
 
 
 def test_capacity_limits_each_channel() -> None:
@@ -133,19 +147,22 @@ def test_capacity_limits_each_channel() -> None:
     assert (targets["decision"] == "over_capacity").any()
 
 
-def test_consent_is_per_channel() -> None:
-    targets, people = _decide(n=3000)
+def test_consent_is_per_arm_channel() -> None:
+    targets, people = _decide(n=8000)
     merged = targets.merge(people, on="customer_id", suffixes=("", "_p"))
-    sms = merged[merged["channel"] == "sms"]
-    assert len(sms) > 50
-    assert (
-        sms.loc[~sms["sms_consent_p"].astype(bool), "decision"].isin(
-            ["no_consent", "not_valuable", "unsubscribed"]
-        )
-    ).all()
-    assert (sms.loc[sms["decision"] == "treat", "sms_consent_p"]).all()
-    emailed_without_sms = merged[(merged["channel"] == "email") & ~merged["sms_consent_p"].astype(bool)]
-    assert (emailed_without_sms["decision"] == "treat").any(), "no SMS consent does not stop an email"
+    treated = merged[merged["decision"] == "treat"]
+    for channel in ("email", "sms", "team_task"):
+        rows = treated[treated["channel"] == channel]
+        assert len(rows) > 5, channel
+        assert rows[f"{consent_column(channel)}_p"].astype(bool).all(), channel
+    billing = treated[treated["playbook"] == "rescue-billing"]
+    no_sms = billing[~billing["sms_consent_p"].astype(bool)]
+    assert len(no_sms) > 5
+    assert (no_sms["channel"] != "sms").all(), "no SMS consent: never the SMS arm ..."
+    assert (no_sms["channel"] == "email").any(), "... but still an arm by email"
+    # the logged probabilities offer only the arms whose channel the customer consented to
+    offered = [json.loads(a) for a in no_sms["arm_probabilities"]]
+    assert all("discount" not in arms for arms in offered)
 
 
 def test_an_old_policy_with_account_manager_task_still_loads(tmp_path: Path) -> None:
@@ -178,11 +195,36 @@ def test_nobody_who_must_not_be_reached_is_ever_targeted(
     ("change", "message"),
     [
         (
-            lambda d: d["playbooks"][0].update(intervention="free_pony"),
-            "intervention 'free_pony' has no entry",
+            lambda d: d["playbooks"][0]["arms"][1].update(intervention="free_pony"),
+            "playbooks.0 (rescue-critical).arms.1: intervention 'free_pony' has no entry",
         ),
         (lambda d: d["channels"].pop("team_task"), "channel 'team_task' has no entry"),
-        (lambda d: d["playbooks"][0].update(channel="fax"), "unknown channel 'fax'; channels are email, sms"),
+        (
+            lambda d: d["playbooks"][0]["arms"][0].update(channel="fax"),
+            "unknown channel 'fax'; channels are email, sms",
+        ),
+        (
+            lambda d: d["playbooks"][0]["arms"].append(dict(d["playbooks"][0]["arms"][0])),
+            "an intervention appears twice among the arms",
+        ),
+        (
+            lambda d: d["playbooks"][0].update(intervention="discount"),
+            "give either arms or intervention/channel/template, not both",
+        ),
+        (lambda d: d["allocation"].update(floor=0.3), "allocation.floor: 0.3 x 4 arms exceeds 1"),
+        (lambda d: d["allocation"].update(context=["weather"]), "unknown context column(s) ['weather']"),
+        (
+            lambda d: d["allocation"].update(prior_effect={"free_pony": 0.1}),
+            "unknown intervention(s) ['free_pony']",
+        ),
+        (
+            lambda d: d["experiment"].update(minimum_effect=0),
+            "minimum_effect: Input should be greater than 0",
+        ),
+        (
+            lambda d: d["experiment"].update(global_holdout=0.6),
+            "global_holdout: Input should be less than 0.5",
+        ),
         (
             lambda d: d["channels"]["sms"].update(quiet_hours={"start": "25:00", "end": "08:00"}),
             "quiet_hours.start",

@@ -1,30 +1,51 @@
 """Retention targets, campaign delivery, the ledger export for the simulator, and measured outcomes."""
 
-import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from churn_platform.defs.ml.resources import MlflowResource
 from churn_platform.defs.resources import ExportsResource, WarehouseResource
 from churn_platform.defs.retention.resources import DeliveryResource, RetentionPolicyResource
 from churn_platform.lib.delivery.channels import consent_column
 from churn_platform.lib.delivery.loop import ensure_ledger
 from churn_platform.lib.ml_pipeline import read_table, write_tables
+from churn_platform.lib.retention.design import launch_design
 from churn_platform.lib.retention.pipeline import _contact_state, decide, deliver, export_ledger, measure
 from churn_platform.lib.retention.targets import Ranking
 from churn_platform.profile import active_profile
+from ml.tracking import quiet_mlflow
+from ml.uplift import load_uplift
 
 TARGETS = dg.AssetKey("retention_targets")
 
 
 class TargetingConfig(dg.Config):
-    """Who a campaign run considers, and how it ranks them."""
+    """Who a campaign run considers, and how it ranks them (``ranking``: next_best_action or risk; empty: the
+    retention policy's ``allocation.ranking``)."""
 
     only_tier_risers: bool = True
-    ranking: str = "risk"
+    ranking: str = ""
+
+
+def uplift_predictor(mlflow: MlflowResource, name: str) -> Callable[[pd.DataFrame], pd.DataFrame | None]:
+    """Predicts with the registered uplift model's ``champion`` (loaded by alias from MLflow), or returns None
+    while no version has beaten random allocation on held-out Qini."""
+
+    def predict(features: pd.DataFrame) -> pd.DataFrame | None:
+        mlflow.setup()
+        with quiet_mlflow():
+            model = load_uplift(name)
+        if model is None:
+            return None
+        out = model.predict(features)
+        out.insert(0, "customer_id", features["customer_id"].to_numpy())
+        return out
+
+    return predict
 
 
 def _violations(warehouse: Path, cooldown_days: int, consent: Mapping[str, str]) -> pd.DataFrame:
@@ -89,28 +110,16 @@ def retention_targets(
     config: TargetingConfig,
     warehouse: WarehouseResource,
     retention_policy: RetentionPolicyResource,
-    exports: ExportsResource,
+    mlflow: MlflowResource,
 ) -> dg.MaterializeResult:
     policy = retention_policy.load()
-    ranking: Ranking = "uplift_value" if config.ranking == "uplift_value" else "risk"
-    uplift = None
-    if ranking == "uplift_value":
-        path = Path(exports.ledger_export_path).parent / "uplift_model.pkl"
-        if not path.exists():
-            raise dg.Failure(
-                f"ranking by uplift_value needs {path}: materialize uplift_model after a measured campaign"
-            )
-        with path.open("rb") as fh:
-            model = pickle.load(fh)
-        features = read_table(
-            warehouse.path_obj,
-            "select * from fct_customer_features where snapshot_date = (select max(snapshot_date) from fct_customer_features)",
-        )
-        uplift = model.predict(features)
+    if config.ranking not in ("", "next_best_action", "risk"):
+        raise dg.Failure(f"ranking {config.ranking!r}: choose next_best_action or risk (empty: the policy's)")
+    ranking: Ranking = config.ranking or policy.allocation.ranking  # type: ignore[assignment]
     consent = active_profile().contact.consent
     decisions = decide(
-        warehouse.path_obj, policy, only_risers=config.only_tier_risers, ranking=ranking, uplift=uplift,
-        consent=consent,
+        warehouse.path_obj, policy, only_risers=config.only_tier_risers, ranking=ranking,
+        uplift=uplift_predictor(mlflow, policy.allocation.uplift_model), consent=consent,
     )  # fmt: skip
     counts = decisions["decision"].value_counts() if len(decisions) else pd.Series(dtype=int)
     with duckdb.connect(str(warehouse.path_obj)) as con:
@@ -122,11 +131,22 @@ def retention_targets(
         if len(decisions) else pd.DataFrame()
     )  # fmt: skip
     context.log.info(f"decisions: {counts.to_dict()}")
+    design = launch_design(decisions, policy)
+    allocation = (
+        str(decisions["allocation"].dropna().iloc[0])
+        if "allocation" in decisions and decisions["allocation"].notna().any()
+        else "none"
+    )
     return dg.MaterializeResult(
         metadata={
             "decisions_recorded": dg.MetadataValue.int(int(decisions.attrs.get("newly_recorded", 0))),
             "treat": dg.MetadataValue.int(int(counts.get("treat", 0))),
             "control": dg.MetadataValue.int(int(counts.get("control", 0))),
+            "holdout": dg.MetadataValue.int(int(counts.get("holdout", 0))),
+            "allocation": allocation,
+            "design": dg.MetadataValue.md(
+                design.round(4).to_markdown(index=False) if len(design) else "none"
+            ),
             "decisions": dg.MetadataValue.md(
                 counts.to_frame("customers").to_markdown() if len(counts) else "none"
             ),
@@ -204,22 +224,40 @@ def send_ledger_export(warehouse: WarehouseResource, exports: ExportsResource) -
 @dg.asset(
     deps=["fct_churn_labels", TARGETS],
     group_name="retention",
-    kinds={"duckdb"},
-    description="Once a campaign's horizon has passed: churn among treated vs control per playbook, tier and value "
-    "band, incremental save rate with a 95% interval, revenue retained, cost and ROI. Table retention.outcomes.",
+    kinds={"duckdb", "statsmodels"},
+    description="Once a campaign's horizon has passed: churn among treated (per arm) vs control and the global "
+    "holdout, per playbook, intervention, tier and value band, raw and CUPED-adjusted save rate with 95% "
+    "intervals (inverse assignment probability weights), revenue retained, cost and ROI with intervals, MDE, "
+    "power and a verdict (works / harms / not yet measurable). Tables retention.outcomes (per campaign), "
+    "retention.playbook_effects (every wave pooled, with the weeks still needed) and retention.policy_values "
+    "(never contact / always one intervention / as logged, compared offline by inverse-propensity scoring).",
 )
-def campaign_outcomes(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    outcomes = measure(warehouse.path_obj)
+def campaign_outcomes(
+    warehouse: WarehouseResource, retention_policy: RetentionPolicyResource
+) -> dg.MaterializeResult:
+    measured = measure(warehouse.path_obj, retention_policy.load())
+    outcomes = measured["outcomes"]
     if outcomes.empty:
         return dg.MaterializeResult(metadata={"campaigns_measured": dg.MetadataValue.int(0)})
-    write_tables(warehouse.path_obj, {"retention.outcomes": outcomes})
+    write_tables(
+        warehouse.path_obj,
+        {
+            "retention.outcomes": outcomes,
+            "retention.playbook_effects": measured["playbook_effects"],
+            "retention.policy_values": measured["policy_values"],
+        },
+    )
     overall = outcomes[outcomes["dimension"] == "overall"]
-    show = overall[["snapshot_date", "treated", "control", "treated_churn_rate", "control_churn_rate", "save_rate",
-                    "save_rate_low", "save_rate_high", "roi"]]  # fmt: skip
+    show = overall[["snapshot_date", "treated", "control", "save_rate", "save_rate_adjusted",
+                    "save_rate_adjusted_low", "save_rate_adjusted_high", "mde", "verdict"]]  # fmt: skip
+    effects = measured["playbook_effects"]
+    pooled = effects[["playbook", "arm", "treated", "control", "save_rate_adjusted", "save_rate_adjusted_low",
+                      "save_rate_adjusted_high", "mde", "power", "weeks_to_detect", "verdict"]]  # fmt: skip
     return dg.MaterializeResult(
         metadata={
             "campaigns_measured": dg.MetadataValue.int(len(overall)),
             "overall": dg.MetadataValue.md(show.round(4).to_markdown(index=False)),
+            "playbooks_pooled": dg.MetadataValue.md(pooled.round(4).to_markdown(index=False)),
         }
     )
 

@@ -24,16 +24,24 @@ from churn_platform.lib.retention.delivery import (
     ensure_ledger,
     queue_targets,
 )
-from churn_platform.lib.retention.outcomes import campaign_outcomes
+from churn_platform.lib.retention.outcomes import campaign_outcomes, playbook_effects, policy_values
 from churn_platform.lib.retention.policy import RetentionPolicy
 from churn_platform.lib.retention.targets import Ranking, select_targets
+from churn_platform.lib.warehouse import connect as connect_warehouse
 
 DECISION_COLUMNS = [
     "customer_id", "snapshot_date", "risk_tier", "churn_probability", "customer_value", "valuable", "factor",
-    "playbook", "intervention", "channel", "template", "timeline_days", "offer", "offer_cost", "expected_uplift",
-    "expected_net_value", "decision", "campaign_id", "wave", "decided_on", "model_version", "policy_version",
-    "retention_policy_version", "ranking", "reason_1", "reason_2", "reason_3",
+    "segment", "plan", "value_band", "playbook", "arm", "intervention", "channel", "template", "timeline_days",
+    "offer", "offer_cost", "expected_uplift", "expected_net_value", "decision", "control_probability",
+    "assignment_probability", "arm_probabilities", "allocation", "budget_price", "campaign_id", "wave", "decided_on",
+    "model_version", "policy_version", "retention_policy_version", "ranking", "reason_1", "reason_2", "reason_3",
 ]  # fmt: skip
+DECISION_TYPES = {
+    "segment": "varchar", "plan": "varchar", "value_band": "varchar", "arm": "varchar",
+    "control_probability": "double", "assignment_probability": "double", "arm_probabilities": "varchar",
+    "allocation": "varchar", "budget_price": "double",
+}  # fmt: skip
+"""Columns newer than the first decisions table: added to an older table in place."""
 
 
 def _latest_contacts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -48,26 +56,69 @@ CONSENT_COLUMNS = ("marketing_consent", "sms_consent", "push_consent")
 
 
 def _contact_state(warehouse: Path) -> pd.DataFrame:
-    """Unsubscribed and every consent column dim_customers has (older marts lack the newer ones)."""
+    """Unsubscribed, every consent column dim_customers has (older marts lack the newer ones), segment, plan."""
     have = set(read_table(warehouse, "select * from dim_customers limit 0").columns)
-    cols = ["customer_id", "is_unsubscribed", *[c for c in CONSENT_COLUMNS if c in have]]
+    extra = [c for c in (*CONSENT_COLUMNS, "segment", "plan") if c in have]
+    cols = ["customer_id", "is_unsubscribed", *extra]
     return read_table(warehouse, f"select {', '.join(cols)} from dim_customers")
 
 
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return bool(found[0][0])
+
+
+def measured_decisions(warehouse: Path, before: dt.date | None = None) -> pd.DataFrame:
+    """Every randomised decision (treat, control, holdout) whose churn label has matured, with its outcome:
+    the evidence adaptive allocation learns from. ``before``: only snapshots before this date."""
+    con = connect_warehouse(warehouse, read_only=True)
+    try:
+        if not _has_table(con, "retention", "decisions"):
+            return pd.DataFrame()
+        have = {r[0] for r in con.execute("describe retention.decisions").fetchall()}
+        if "arm" not in have:
+            return pd.DataFrame()
+        where = "and d.snapshot_date < ?" if before else ""
+        return con.execute(
+            f"""select d.*, l.churned::int as churned from retention.decisions d
+                join fct_churn_labels l using (customer_id, snapshot_date)
+                where d.decision in ('treat', 'control', 'holdout') and l.churned is not null {where}""",
+            [pd.Timestamp(before)] if before else [],
+        ).df()
+    finally:
+        con.close()
+
+
 def decide(
-    warehouse: Path, policy: RetentionPolicy, only_risers: bool = True, ranking: Ranking = "risk",
-    uplift: pd.DataFrame | None = None, consent: Mapping[str, str] | None = None,
+    warehouse: Path, policy: RetentionPolicy, only_risers: bool = True, ranking: Ranking | None = None,
+    uplift: Callable[[pd.DataFrame], pd.DataFrame | None] | None = None,
+    consent: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:  # fmt: skip
-    """Decide for the latest scoring; returns the decisions newly recorded. ``consent``: the profile's
-    channel -> consent column mapping (``contact.consent``)."""
+    """Decide for the latest scoring; returns the decisions newly recorded (``attrs``: newly_recorded).
+
+    ``ranking``: default the policy's. ``uplift``: given the latest snapshot's features, the champion uplift
+    model's prediction (customer_id plus ``uplift_<intervention>``), or None while there is no champion;
+    then the arms' posterior learnt from every measured decision is used. ``consent``: the profile's channel
+    -> consent column mapping (``contact.consent``).
+    """
     scores = read_table(warehouse, "select * from ml.churn_scores")
     if scores.empty:
         return pd.DataFrame(columns=DECISION_COLUMNS)
     values = read_table(warehouse, "select * from ml.customer_value")
     customers = _contact_state(warehouse)
+    decided_on = pd.Timestamp(scores["snapshot_date"].max()).date()
+    ranking = ranking or policy.allocation.ranking
+    predicted = None
+    if ranking == "next_best_action" and uplift is not None:
+        features = read_table(
+            warehouse, f"select * from fct_customer_features where snapshot_date = date '{decided_on}'"
+        )
+        predicted = uplift(features.merge(scores[["customer_id", "churn_probability"]], on="customer_id"))
+    history = measured_decisions(warehouse, before=decided_on) if ranking == "next_best_action" else None
     only = None
-    if ranking == "uplift_value" and uplift is None:
-        raise ValueError("ranking by uplift_value needs an uplift model: materialize uplift_model first")
     if only_risers:
         risers = read_table(
             warehouse, "select customer_id from ml.risk_tier_changes where direction in ('up', 'new')"
@@ -77,18 +128,28 @@ def decide(
     try:
         ensure_ledger(con)
         contacts = _latest_contacts(con)
-        decided_on = pd.Timestamp(scores["snapshot_date"].max()).date()
         targets = select_targets(
-            scores, values, customers, contacts, policy, decided_on, ranking, uplift, only, consent
+            scores,
+            values,
+            customers,
+            contacts,
+            policy,
+            decided_on,
+            ranking,
+            predicted,
+            only,
+            consent,
+            history,
         )
         new = targets[[c for c in DECISION_COLUMNS if c in targets.columns]]
         con.register("new_decisions", new)
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'retention' and table_name = 'decisions'"
-        ).fetchall()[0][0]
-        if not exists:
+        if not _has_table(con, "retention", "decisions"):
             con.execute("create table retention.decisions as select * from new_decisions limit 0")
             con.execute("alter table retention.decisions add primary key (customer_id, snapshot_date)")
+        have = {r[0] for r in con.execute("describe retention.decisions").fetchall()}
+        for column, kind in DECISION_TYPES.items():
+            if column not in have:
+                con.execute(f"alter table retention.decisions add column {column} {kind}")
         con.execute("begin transaction")
         before = con.execute("select count(*) from retention.decisions").fetchall()[0][0]
         con.execute(
@@ -174,22 +235,37 @@ def export_ledger(warehouse: Path, path: Path) -> int:
     return int(rows)
 
 
-def measure(warehouse: Path) -> pd.DataFrame:
-    """Outcomes of every campaign whose labels have matured."""
+def measure(warehouse: Path, policy: RetentionPolicy, horizon_days: int = 30) -> dict[str, pd.DataFrame]:
+    """Outcomes of every campaign whose labels have matured: ``outcomes`` (per campaign and breakdown),
+    ``playbook_effects`` (every wave pooled, per playbook and arm) and ``policy_values`` (allocation policies
+    compared offline from the logged probabilities)."""
     decisions = read_table(warehouse, "select * from retention.decisions")
     labels = read_table(warehouse, "select customer_id, snapshot_date, churned from fct_churn_labels")
-    return campaign_outcomes(decisions, labels)
+    design = policy.experiment
+    return {
+        "outcomes": campaign_outcomes(decisions, labels, design),
+        "playbook_effects": playbook_effects(decisions, labels, design, horizon_days),
+        "policy_values": policy_values(decisions, labels),
+    }
 
 
 def campaign_history(warehouse: Path) -> pd.DataFrame:
-    """Treated and control customers of every measured campaign, with their features at the decision."""
-    return read_table(
-        warehouse,
-        """
-        select f.*, d.intervention, d.decision = 'treat' as treated, l.churned
-        from retention.decisions d
-        join fct_churn_labels l using (customer_id, snapshot_date)
-        join fct_customer_features f using (customer_id, snapshot_date)
-        where d.decision in ('treat', 'control') and l.churned is not null and d.intervention is not null
-        """,
-    )
+    """Every measured randomised decision (treat, control, holdout) with the customer's features and churn
+    probability at the decision, the arm and its assignment probability: what the uplift model learns from."""
+    con = connect_warehouse(warehouse, read_only=True)
+    try:
+        if not _has_table(con, "retention", "decisions"):
+            return pd.DataFrame()
+        if "arm" not in {r[0] for r in con.execute("describe retention.decisions").fetchall()}:
+            return pd.DataFrame()
+        return con.execute(
+            """
+            select f.*, d.churn_probability, d.arm, d.assignment_probability, l.churned
+            from retention.decisions d
+            join fct_churn_labels l using (customer_id, snapshot_date)
+            join fct_customer_features f using (customer_id, snapshot_date)
+            where d.decision in ('treat', 'control', 'holdout') and l.churned is not null and d.arm is not null
+            """
+        ).df()
+    finally:
+        con.close()
