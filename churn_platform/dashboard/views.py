@@ -337,10 +337,16 @@ def effects_long(effects: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["playbook", "arm", "estimate"]).reset_index(drop=True)
 
 
+def day_labels(dates: pd.Series) -> pd.Series:
+    """Dates (or timestamps) as ``YYYY-MM-DD`` text, for a categorical axis: plotted as dates, one campaign
+    snapshot alone becomes an axis of fractions of a second."""
+    return pd.to_datetime(dates).dt.strftime("%Y-%m-%d")
+
+
 def allocation_shares(allocation: pd.DataFrame) -> pd.DataFrame:
     """Per wave (``wave`` as text), playbook and arm: the share of the playbook's randomised customers."""
     out = allocation.copy()
-    out["wave"] = pd.to_datetime(out["snapshot_date"]).dt.strftime("%Y-%m-%d")
+    out["wave"] = day_labels(out["snapshot_date"])
     return out.sort_values(["playbook", "wave", "arm"]).reset_index(drop=True)
 
 

@@ -351,3 +351,12 @@ def test_negative_numbers_are_not_mangled() -> None:
     frame = worklist().head(1).copy()
     frame["mrr"] = -5.0
     assert "'-5" not in views.to_csv(frame).decode()
+
+
+def test_day_labels_make_one_snapshot_a_category_not_a_time_axis() -> None:
+    dates = pd.Series(pd.to_datetime(["2026-01-01 00:00:00", "2025-12-01 13:45:00"]))
+    assert views.day_labels(dates).tolist() == ["2026-01-01", "2025-12-01"]
+    shares = views.allocation_shares(
+        pd.DataFrame({"snapshot_date": dates, "playbook": ["p", "p"], "arm": ["a", "b"], "share": [0.5, 0.5]})
+    )
+    assert shares["wave"].tolist() == ["2025-12-01", "2026-01-01"]

@@ -42,8 +42,8 @@ def test_run_command_ends_with_every_view_answering(tmp_path: Path) -> None:
     env = {
         **os.environ,
         "CHURN_DATA_DIR": str(tmp_path / "data"),
-        "CHURN_DEMO_CUSTOMERS": "600",
-        "CHURN_DEMO_MONTHS": "7",
+        # the demo's own company (10,000 customers, 12 months): its campaign page is the one the README shows,
+        # and only at that size do three playbooks gather enough controls for an interval
     }
     log = tmp_path / "run.log"
     with log.open("w") as out:
@@ -152,8 +152,8 @@ def _screenshots(
     published = tmp_path / "data" / "published" / "dashboard"
     effects = pd.read_parquet(published / "playbook_effects.parquet")
     playbooks = effects[effects["arm"] == "all"]
-    assert len(playbooks) >= 3, playbooks
-    assert playbooks[["save_rate_adjusted_low", "save_rate_adjusted_high", "mde"]].notna().all().all()
+    measured = playbooks.dropna(subset=["save_rate_adjusted_low", "save_rate_adjusted_high", "mde"])
+    assert len(measured) >= 3, playbooks
     allocation = pd.read_parquet(published / "allocation.parquet")
     assert allocation["snapshot_date"].nunique() == 2, "two campaigns, allocation per wave"
     assert drift_url.startswith(f"{evidently}/projects/{project}/reports/")
@@ -168,7 +168,7 @@ def _screenshots(
                 "Playbooks, every measured wave pooled",
                 "MDE",
                 "Allocation between interventions",
-                *playbooks["playbook"].head(3),
+                *measured["playbook"].head(3),
             ],
         ),
         ("dashboard-model-health", f"{dashboard}/model_health", ["Model health", f"{champion}"]),

@@ -50,11 +50,12 @@ if effects is not None and not effects.empty:
                 views.points(row["save_rate_adjusted"]),
                 help=f"95% interval {views.effect_text(row)}; raw {views.effect_text(row, 'save_rate')}.",
             )
+            cards[1].caption(f"95% interval: {views.effect_text(row)}")
             cards[2].metric("MDE", views.points(row["mde"]).replace("+", ""), help="80% power, two-sided 5%.")
-            cards[3].metric("ROI", views.roi_text(row))
-            cards[4].metric(
-                "Until the interval can exclude zero",
-                views.weeks_text(row["weeks_to_detect"]),
+            # text rather than metric cards: a sentence must not be cut to a card's width
+            cards[3].markdown(f"ROI  \n**{views.roi_text(row)}**")
+            cards[4].markdown(
+                f"Until the interval can exclude zero  \n**{views.weeks_text(row['weeks_to_detect'])}**",
                 help=f"At the intake so far, for an effect of {views.points(row['minimum_effect'])} "
                 "(the policy's smallest effect worth detecting).",
             )
@@ -110,6 +111,7 @@ if allocation is not None and not allocation.empty:
         title="Share of each playbook's randomised customers per arm (Thompson sampling moves it)",
     )
     bar.update_layout(yaxis_tickformat=".0%", height=420)
+    bar.update_xaxes(type="category")
     st.plotly_chart(bar)
 
 high_risk = data.load_table("high_risk_churn")
@@ -117,7 +119,7 @@ nps = data.load_table("nps_by_group")
 if high_risk is not None and not high_risk.empty:
     st.subheader("Churn among high-risk customers: treated vs control")
     line = px.line(
-        high_risk,
+        high_risk.assign(snapshot_date=views.day_labels(high_risk["snapshot_date"])),
         x="snapshot_date",
         y="churn_rate",
         color="group",
@@ -126,11 +128,12 @@ if high_risk is not None and not high_risk.empty:
         labels={"snapshot_date": "campaign snapshot", "churn_rate": "churn rate"},
     )
     line.update_layout(yaxis_tickformat=".0%", height=320)
+    line.update_xaxes(type="category")
     st.plotly_chart(line)
 if nps is not None and not nps.empty:
     st.subheader("NPS of treated vs control")
     bars = px.bar(
-        nps,
+        nps.assign(snapshot_date=views.day_labels(nps["snapshot_date"])),
         x="snapshot_date",
         y="nps",
         color="group",
