@@ -258,6 +258,7 @@ def _add_customers(
         a["escalations_m1"] = np.zeros(k, dtype="int64")
     if p.payments is not None:
         a["failed_m1"] = np.zeros(k, dtype=bool)
+        a["failed_next"] = np.zeros(k, dtype=bool)  # failed, due next month: counts from then on
         a["late_months"] = np.full(k, 99, dtype="int8")  # months since the last late payment (99 none)
     if p.nps is not None:
         a["nps_last"] = np.full(k, -1, dtype="int8")  # -1 none
@@ -990,8 +991,14 @@ class Simulator:
         amount = np.round(a["mrr"][idx], 2)
         a["late_months"][active] = np.minimum(a["late_months"][active].astype(int) + 1, 99)
         a["late_months"][idx[late | recovered]] = 0
-        a["failed_m1"][:] = False
-        a["failed_m1"][idx[fail & ~recovered]] = True
+        # a payment fails on its due date: a failure due next month moves churn only once it has happened
+        # (and is in the data), never before
+        failed_due = due < d1
+        carried = a["failed_next"]
+        a["failed_m1"][:] = carried
+        carried[:] = False
+        a["failed_m1"][idx[fail & ~recovered & failed_due]] = True
+        carried[idx[fail & ~recovered & ~failed_due]] = True
         new = pa.table(
             {
                 "_idx": pa.array(idx, type=pa.int64()),
@@ -1006,9 +1013,14 @@ class Simulator:
         )
         pending = st.open_invoices
         if pending is not None and pending.num_rows:
-            settle = pc.and_(
+            # delivered again when they settle: paid this month, or failed at a due date this month (a
+            # failure is known when the payment is due, so an invoice due next month is delivered as failed
+            # then; before, such failures were never delivered and the data showed half of them)
+            paid_now = pc.and_(
                 pc.greater_equal(pending.column("_paid"), 0), pc.less(pending.column("_paid"), d1)
             )
+            failed_now = pc.and_(pc.less(pending.column("_paid"), 0), pc.less(pending.column("_due"), d1))
+            settle = pc.or_(paid_now, failed_now)
             earlier = pending.filter(settle)
             still = pending.filter(pc.invert(settle))
             # unpaid failed invoices are given up after 60 days (written off, never re-delivered)
@@ -1349,6 +1361,8 @@ def load_state(folder: Path, company: SimulatedCompany) -> State:
             "simulate it again into an empty folder"
         )
     arrays = {name: table.column(name).to_numpy(zero_copy_only=False).copy() for name in table.column_names}
+    if "failed_m1" in arrays and "failed_next" not in arrays:  # a state saved before failures were carried
+        arrays["failed_next"] = np.zeros(len(arrays["failed_m1"]), dtype=bool)
     state = State(
         arrays=arrays,
         seed=meta["seed"],
