@@ -51,6 +51,10 @@ def test_a_killed_run_is_failed_and_the_queue_moves(tmp_path: Path) -> None:
     )
     pid_file = tmp_path / "worker.pid"
     env = {**os.environ, "DAGSTER_HOME": str(home)}
+    # create the instance's storage once, before two processes (the daemon, the launch) race to create and
+    # migrate the same SQLite files (alembic then fails with "Can't locate revision")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs()
     daemon = subprocess.Popen(
         [str(BIN / "dagster-daemon"), "run", "-f", str(DEFS)], env=env, cwd=PROJECT_ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
