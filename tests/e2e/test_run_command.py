@@ -1,4 +1,4 @@
-"""The README's run command, on a tiny company, end to end: simulate, two periods with a simulated outage in
+"""The README's run command, on the demo's own company, end to end: simulate, two periods with a simulated outage in
 the second (drift flagged, retraining launched by the sensor, decided by the gate), then every view answers and
 real headless Chromium takes a screenshot of each dashboard page, the Dagster lineage and the Evidently UI."""
 
