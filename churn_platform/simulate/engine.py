@@ -1023,8 +1023,6 @@ class Simulator:
             settle = pc.or_(paid_now, failed_now)
             earlier = pending.filter(settle)
             still = pending.filter(pc.invert(settle))
-            # unpaid failed invoices are given up after 60 days (written off, never re-delivered)
-            still = still.filter(pc.greater(pc.add(still.column("_due"), 60), d0))
         else:
             earlier, still = new.slice(0, 0), new.slice(0, 0)
         deliver = pa.concat_tables([earlier, new])
