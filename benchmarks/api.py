@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from score import prepare_platform  # this folder, beside the script
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,16 +35,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _prepare(data_dir: Path, customers: int) -> None:
-    env = {**os.environ, "CHURN_DATA_DIR": str(data_dir)}
-    cli = str(Path(sys.executable).with_name("churn-platform"))
-    subprocess.run([cli, "simulate", "--customers", str(customers), "--months", "12"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
-    subprocess.run(
-        [cli, "materialize"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 def _feature_rows(data_dir: Path, columns: list[str], n: int = 2000) -> list[dict[str, object]]:
@@ -108,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = args.data_dir.resolve()
     if args.prepare:
-        _prepare(data_dir, args.prepare)
+        prepare_platform(data_dir, args.prepare)
     worklist = pd.read_parquet(data_dir / "published" / "dashboard" / "worklist.parquet")
     ids = worklist["customer_id"].astype(str).tolist()
     port = _free_port()

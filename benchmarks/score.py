@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _prepare(data_dir: Path, customers: int) -> None:
-    """Simulate and materialize the platform once (simulate -> ... -> champion -> scores)."""
+def prepare_platform(data_dir: Path, customers: int) -> None:
+    """Simulate and materialize the platform once (simulate -> ... -> champion -> scores); also used by
+    api.py."""
     env = {**os.environ, "CHURN_DATA_DIR": str(data_dir)}
     cli = str(Path(sys.executable).with_name("churn-platform"))
     subprocess.run([cli, "simulate", "--customers", str(customers), "--months", "12"], env=env, check=True,
@@ -105,7 +106,7 @@ def main() -> None:
     data_dir = args.keep or Path(tempfile.mkdtemp(prefix="score-bench-"))
     if not (data_dir / "warehouse.duckdb").exists():
         print(f"preparing a trained platform in {data_dir} ...", flush=True)
-        _prepare(data_dir, args.train_customers)
+        prepare_platform(data_dir, args.train_customers)
     ctx = mp.get_context("spawn")
     print(f"{'customers':>10} {'model':>22} {'prob+tier s':>11} {'cust/s':>10} {'explained':>9} {'explain s':>9} "
           f"{'asset s':>8} {'peak MiB':>9}")  # fmt: skip
